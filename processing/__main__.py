@@ -1,0 +1,138 @@
+"""Batch command line: ``python -m processing IN... --style NAME --out DIR``.
+
+Exit status: 0 when every file was converted, 1 when at least one failed,
+2 on a usage error. One bad file never stops the batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from processing.codec import InvalidImage, decode, encode
+from processing.styles import STYLES, render, validate_params
+
+_EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp"}
+
+
+def _parse_param(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name.strip(), value.strip()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the batch CLI."""
+    styles_help = "; ".join(
+        f"{s.slug}: " + ", ".join(f"{p.name} {p.min:g}..{p.max:g}" for p in s.params)
+        for s in STYLES.values()
+    )
+    parser = argparse.ArgumentParser(
+        prog="python -m processing",
+        description="Convert photos into artworks offline.",
+        epilog=f"Parameters per style: {styles_help}.",
+    )
+    parser.add_argument("inputs", nargs="+", metavar="IN", help="input image files")
+    parser.add_argument(
+        "--style", required=True, choices=list(STYLES), help="style slug to apply"
+    )
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        type=_parse_param,
+        metavar="NAME=VALUE",
+        help="style parameter (repeatable), e.g. --param sigma_s=80",
+    )
+    parser.add_argument(
+        "--format",
+        default="jpeg",
+        choices=sorted(_EXTENSIONS),
+        help="output format (default: jpeg)",
+    )
+    parser.add_argument(
+        "--quality",
+        type=int,
+        default=90,
+        help="JPEG/WebP quality 1-100 (default: 90)",
+    )
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=50_000_000,
+        help="refuse inputs larger than this many pixels (default: 50000000)",
+    )
+    parser.add_argument(
+        "--work-pixels",
+        type=int,
+        default=12_000_000,
+        help="downscale inputs to at most this many pixels (default: 12000000)",
+    )
+    parser.add_argument("--out", required=True, type=Path, help="output directory")
+    return parser
+
+
+def _progress(stream: TextIO, done: int, total: int, name: str) -> None:
+    width = 30
+    filled = int(width * done / total) if total else width
+    bar = "#" * filled + "-" * (width - filled)
+    line = f"\r[{bar}] {done}/{total} {name[:40]:<40}"
+    stream.write(line)
+    stream.flush()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the process exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        params = validate_params(args.style, dict(args.param))
+    except ValueError as exc:
+        parser.error(str(exc))
+    if not 1 <= args.quality <= 100:
+        parser.error("--quality must be between 1 and 100")
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        parser.error(f"cannot create output directory {args.out}: {exc}")
+
+    ext = _EXTENSIONS[args.format]
+    total = len(args.inputs)
+    failures = 0
+    started = time.monotonic()
+    err = sys.stderr
+    for index, name in enumerate(args.inputs):
+        path = Path(name)
+        _progress(err, index, total, path.name)
+        try:
+            data = path.read_bytes()
+            image = decode(
+                data, max_pixels=args.max_pixels, work_pixels=args.work_pixels
+            )
+            result = render(image, args.style, **params)
+            payload = encode(result, args.format, args.quality)
+            target = args.out / f"{path.stem}-{args.style}.{ext}"
+            target.write_bytes(payload)
+        except InvalidImage as exc:
+            failures += 1
+            err.write(f"\rerror: {name}: {exc}\n")
+        except OSError as exc:
+            failures += 1
+            err.write(f"\rerror: {name}: {exc.strerror or exc}\n")
+    _progress(err, total, total, "")
+    elapsed = time.monotonic() - started
+    err.write(
+        f"\n{total - failures} of {total} converted in {elapsed:.1f} s"
+        + (f", {failures} failed" if failures else "")
+        + "\n"
+    )
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,511 @@
+"""Decoding uploads into BGR arrays, encoding results, thumbnails.
+
+Every decode/inspect failure, whatever Pillow, OpenCV or the OS raised
+underneath, surfaces as :class:`InvalidImage` with a message fit for the
+person who uploaded the file.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import struct
+import warnings
+import zlib
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import cv2
+import numpy as np
+import pillow_heif
+from PIL import Image, ImageCms, UnidentifiedImageError
+
+pillow_heif.register_heif_opener()
+
+__all__ = [
+    "ALLOWED_FORMATS",
+    "ImageInfo",
+    "InvalidImage",
+    "decode",
+    "encode",
+    "inspect",
+    "make_thumbnail",
+]
+
+#: Pillow format names accepted on input (HEIF covers .heic/.heif files).
+ALLOWED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "HEIF")
+
+_UNSUPPORTED = "This file is not a supported image (JPEG, PNG, WebP, GIF, HEIC)."
+_DAMAGED = "The image file is truncated or damaged."
+_EMPTY = "The file is empty."
+
+# Exceptions that Pillow / OpenCV / the decoders raise for broken files.
+_DECODE_ERRORS = (
+    OSError,
+    ValueError,
+    SyntaxError,
+    struct.error,
+    zlib.error,
+    EOFError,
+    IndexError,
+    KeyError,
+    TypeError,
+    RuntimeError,
+    cv2.error,
+    Image.DecompressionBombError,
+    Image.DecompressionBombWarning,
+)
+
+# EXIF orientation -> how to turn the stored pixels upright (same table as
+# PIL.ImageOps.exif_transpose, applied to the numpy array instead).
+_ORIENTATIONS_SWAPPING = {5, 6, 7, 8}
+
+
+class InvalidImage(Exception):
+    """The uploaded data is not an image we can process.
+
+    The message (``str(exc)``) is written for end users.
+    """
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What :func:`inspect` learned from an image header.
+
+    Attributes:
+        format: Pillow format name, one of :data:`ALLOWED_FORMATS`.
+        width: width in pixels after EXIF orientation is applied.
+        height: height in pixels after EXIF orientation is applied.
+    """
+
+    format: str
+    width: int
+    height: int
+
+
+def _as_stream(data: bytes | bytearray | memoryview | BinaryIO) -> BinaryIO:
+    if isinstance(data, bytes | bytearray | memoryview):
+        if len(data) == 0:
+            raise InvalidImage(_EMPTY)
+        return io.BytesIO(bytes(data))
+    if not hasattr(data, "read"):
+        raise TypeError("data must be bytes or a binary file object")
+    return data
+
+
+class _Opened:
+    """Context manager: open with the allow-list, check header, restore stream."""
+
+    def __init__(self, data: bytes | BinaryIO, max_pixels: int) -> None:
+        self.stream = _as_stream(data)
+        self.max_pixels = max_pixels
+        self.start: int | None = None
+        self.image: Image.Image | None = None
+        self._warnings = warnings.catch_warnings()
+
+    def __enter__(self) -> Image.Image:
+        stream = self.stream
+        try:
+            self.start = stream.tell()
+        except (OSError, AttributeError, ValueError):
+            self.start = None
+        self._warnings.__enter__()
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            head = stream.read(16)
+            if not head:
+                raise InvalidImage(_EMPTY)
+            stream.seek(self.start or 0)
+            source = stream
+            if self.start:
+                # Pillow always reads from offset 0: hand it the remainder.
+                source = io.BytesIO(stream.read())
+            try:
+                image = Image.open(source, formats=ALLOWED_FORMATS)
+            except UnidentifiedImageError as exc:
+                raise InvalidImage(_UNSUPPORTED) from exc
+            except (
+                Image.DecompressionBombError,
+                Image.DecompressionBombWarning,
+            ) as exc:
+                source.seek(0)
+                size = _header_size(source)
+                raise InvalidImage(_too_large_message(size, self.max_pixels)) from exc
+            except MemoryError as exc:
+                raise InvalidImage(_DAMAGED) from exc
+            except _DECODE_ERRORS as exc:
+                raise InvalidImage(_DAMAGED) from exc
+            self.image = image
+            if image.format not in ALLOWED_FORMATS:
+                raise InvalidImage(_UNSUPPORTED)
+            width, height = image.size
+            if width <= 0 or height <= 0:
+                raise InvalidImage(_DAMAGED)
+            if width * height > max(1, self.max_pixels):
+                raise InvalidImage(_too_large_message((width, height), self.max_pixels))
+            return image
+        except BaseException:
+            self._close()
+            raise
+
+    def _close(self) -> None:
+        if self.image is not None:
+            try:
+                self.image.close()
+            except Exception:  # noqa: BLE001 - closing must never mask the real error
+                pass
+        self._warnings.__exit__(None, None, None)
+        if self.start is not None:
+            try:
+                self.stream.seek(self.start)
+            except (OSError, ValueError):
+                pass
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._close()
+
+
+def _megapixels(pixels: int) -> str:
+    value = pixels / 1_000_000
+    return f"{value:g}" if value >= 1 else f"{value:.2g}"
+
+
+def _header_size(stream: BinaryIO) -> tuple[int, int] | None:
+    """Read the declared size with the format plugin alone.
+
+    ``Image.open`` refuses huge images before we can see their size; the
+    plugin classes parse the header without that check (and without decoding
+    pixels), so the user gets the real dimensions in the message.
+    """
+    prefix = stream.read(16)
+    for fmt in ALLOWED_FORMATS:
+        factory, accept = Image.OPEN.get(fmt, (None, None))
+        if factory is None or (accept is not None and not accept(prefix)):
+            continue
+        try:
+            stream.seek(0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                probe = factory(stream, "")
+            return probe.size
+        except Exception:  # noqa: BLE001 - best effort, only for the message
+            continue
+    return None
+
+
+def _too_large_message(size: tuple[int, int] | None, max_pixels: int) -> str:
+    limit = f"the limit is {_megapixels(max_pixels)} megapixels."
+    if size is None:
+        return f"The image is too large; {limit}"
+    return f"The image is too large: {size[0]}x{size[1]} pixels; {limit}"
+
+
+def _orientation(image: Image.Image) -> int:
+    """EXIF orientation (1-8) without decoding pixels."""
+    try:
+        if image.format == "PNG":
+            # PngImageFile.getexif() loads the pixels; the eXIf chunk that
+            # precedes IDAT is already in info.
+            raw = image.info.get("exif")
+            if not raw:
+                return 1
+            exif = Image.Exif()
+            exif.load(raw)
+        else:
+            exif = image.getexif()
+        value = int(exif.get(0x0112, 1))
+    except Exception:  # noqa: BLE001 - a broken EXIF block must not reject the photo
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def inspect(data: bytes | BinaryIO, max_pixels: int = 50_000_000) -> ImageInfo:
+    """Check that ``data`` is a supported, sane image and read its dimensions.
+
+    Only the header is parsed before the format allow-list and the pixel limit
+    are enforced, so decompression bombs are refused without decoding pixels.
+    Then a cheap integrity check runs: JPEGs are decoded at 1/8 scale through
+    ``Image.draft`` (catches truncated files), PNGs are walked chunk by chunk
+    with ``Image.verify`` (CRC check, no inflation of pixel data), GIFs decode
+    their first frame. WebP and HEIF are checked at header level only.
+
+    Args:
+        data: the file contents as bytes, or a binary file object (its
+            position is restored afterwards).
+        max_pixels: largest accepted ``width * height`` (default 50 MP).
+
+    Returns:
+        :class:`ImageInfo` with the Pillow format name and the dimensions
+        after EXIF orientation (width and height swapped for orientations
+        5-8).
+
+    Raises:
+        InvalidImage: empty, not an allowed format, too large, or damaged.
+    """
+    with _Opened(data, max_pixels) as image:
+        fmt = image.format or ""
+        width, height = image.size
+        orientation = _orientation(image)
+        try:
+            if fmt == "JPEG":
+                image.draft(None, (max(1, width // 8), max(1, height // 8)))
+                image.load()
+            elif fmt == "PNG":
+                image.verify()
+            elif fmt == "GIF":
+                image.load()
+        except MemoryError as exc:
+            raise InvalidImage(_DAMAGED) from exc
+        except _DECODE_ERRORS as exc:
+            raise InvalidImage(_DAMAGED) from exc
+    if orientation in _ORIENTATIONS_SWAPPING:
+        width, height = height, width
+    return ImageInfo(format=fmt, width=width, height=height)
+
+
+def _srgb_profile() -> ImageCms.ImageCmsProfile:
+    global _SRGB
+    if _SRGB is None:
+        _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+    return _SRGB
+
+
+_SRGB: ImageCms.ImageCmsProfile | None = None
+
+
+def _to_srgb(image: Image.Image) -> Image.Image:
+    """Convert through the embedded ICC profile when there is one."""
+    icc = image.info.get("icc_profile")
+    if not icc or image.mode not in ("RGB", "RGBA", "CMYK", "L", "LA"):
+        return image
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if image.mode in ("RGBA", "LA"):
+            alpha = image.getchannel("A")
+            base = image.convert("RGB" if image.mode == "RGBA" else "L")
+            out_mode = "RGB"
+            converted = ImageCms.profileToProfile(
+                base, source, _srgb_profile(), outputMode=out_mode
+            )
+            converted.putalpha(alpha)
+            return converted
+        return ImageCms.profileToProfile(
+            image, source, _srgb_profile(), outputMode="RGB"
+        )
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        # A broken or mismatched profile: keep the pixels as they are rather
+        # than refusing an otherwise good photo.
+        return image
+
+
+def _flatten_alpha(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Composite ``rgb`` (HxWxC uint8) over white using ``alpha`` (HxW uint8)."""
+    a = alpha.astype(np.uint16)[..., None]
+    out = rgb.astype(np.uint16) * a + 255 * (255 - a)
+    out += 127
+    out //= 255
+    return out.astype(np.uint8)
+
+
+def _to_rgb_array(image: Image.Image) -> np.ndarray:
+    """Normalise any Pillow mode to an RGB uint8 array (alpha onto white)."""
+    mode = image.mode
+    if mode == "P" or mode == "PA":
+        has_alpha = mode == "PA" or "transparency" in image.info
+        image = image.convert("RGBA" if has_alpha else "RGB")
+        mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(image)
+        if mode == "F":
+            arr = arr.astype(np.float64)
+            finite = arr[np.isfinite(arr)]
+            top = float(finite.max()) if finite.size else 1.0
+            scale = 255.0 if top <= 1.0 else (255.0 / 65535.0 if top > 255 else 1.0)
+            gray = np.clip(np.nan_to_num(arr) * scale + 0.5, 0, 255).astype(np.uint8)
+        else:
+            arr = arr.astype(np.int64)
+            top = int(arr.max()) if arr.size else 0
+            if top > 255 or mode.startswith("I;16"):
+                gray = np.clip((arr + 128) // 257, 0, 255).astype(np.uint8)
+            else:
+                gray = np.clip(arr, 0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=2)
+    if mode in ("1", "L"):
+        gray = np.asarray(image.convert("L"))
+        return np.repeat(gray[..., None], 3, axis=2)
+    if mode in ("LA", "La"):
+        if mode == "La":
+            image = image.convert("LA")
+        arr = np.asarray(image)
+        gray = np.repeat(arr[..., :1], 3, axis=2)
+        return _flatten_alpha(gray, arr[..., 1])
+    if mode in ("RGBA", "RGBa"):
+        if mode == "RGBa":
+            image = image.convert("RGBA")
+        arr = np.asarray(image)
+        return _flatten_alpha(arr[..., :3], arr[..., 3])
+    if mode != "RGB":
+        image = image.convert("RGB")
+    return np.asarray(image)
+
+
+def _apply_orientation(arr: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn stored pixels upright, like ``ImageOps.exif_transpose``."""
+    if orientation == 2:
+        return cv2.flip(arr, 1)
+    if orientation == 3:
+        return cv2.rotate(arr, cv2.ROTATE_180)
+    if orientation == 4:
+        return cv2.flip(arr, 0)
+    if orientation == 5:
+        return np.ascontiguousarray(arr.transpose(1, 0, 2))
+    if orientation == 6:
+        return cv2.rotate(arr, cv2.ROTATE_90_CLOCKWISE)
+    if orientation == 7:
+        return np.ascontiguousarray(arr[::-1, ::-1].transpose(1, 0, 2))
+    if orientation == 8:
+        return cv2.rotate(arr, cv2.ROTATE_90_COUNTERCLOCKWISE)
+    return arr
+
+
+def _fit_size(width: int, height: int, max_pixels: int) -> tuple[int, int]:
+    if width * height <= max_pixels:
+        return width, height
+    scale = math.sqrt(max_pixels / (width * height))
+    new_w = max(1, int(width * scale))
+    new_h = max(1, int(height * scale))
+    while new_w * new_h > max_pixels and (new_w > 1 or new_h > 1):
+        if new_w >= new_h:
+            new_w -= 1
+        else:
+            new_h -= 1
+    return new_w, new_h
+
+
+def decode(
+    data: bytes | BinaryIO,
+    max_pixels: int = 50_000_000,
+    work_pixels: int = 12_000_000,
+) -> np.ndarray:
+    """Decode an uploaded image into an upright sRGB BGR uint8 array.
+
+    Steps: header check (allow-list JPEG/PNG/WebP/GIF/HEIF, ``max_pixels``
+    enforced before any pixel is decoded, ``DecompressionBombWarning`` treated
+    as an error), JPEG DCT-domain downscale with ``Image.draft`` when the image
+    is larger than ``work_pixels``, full decode (first frame only for animated
+    GIF/WebP), ICC profile -> sRGB with ``ImageCms``, mode normalisation
+    (CMYK, 16-bit, palette, 1-bit, gray, alpha flattened onto white), EXIF
+    orientation, and a final ``cv2.resize(..., INTER_AREA)`` down to at most
+    ``work_pixels``.
+
+    Args:
+        data: file contents (bytes) or a binary file object.
+        max_pixels: refuse images whose header declares more pixels than this.
+        work_pixels: downscale (never upscale) to at most this many pixels.
+
+    Returns:
+        C-contiguous ``HxWx3`` uint8 array in BGR order.
+
+    Raises:
+        InvalidImage: for every kind of bad input, with a user-facing message.
+    """
+    with _Opened(data, max_pixels) as image:
+        try:
+            orientation = _orientation(image)
+            width, height = image.size
+            target_w, target_h = _fit_size(width, height, max(1, work_pixels))
+            if image.format == "JPEG" and (target_w, target_h) != (width, height):
+                image.draft(None, (target_w, target_h))
+            image.load()
+            image = _to_srgb(image)
+            rgb = _to_rgb_array(image)
+        except InvalidImage:
+            raise
+        except MemoryError as exc:
+            raise InvalidImage("The image is too large to process.") from exc
+        except _DECODE_ERRORS as exc:
+            raise InvalidImage(_DAMAGED) from exc
+    try:
+        bgr = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
+        del rgb
+        h, w = bgr.shape[:2]
+        new_w, new_h = _fit_size(w, h, max(1, work_pixels))
+        if (new_w, new_h) != (w, h):
+            bgr = cv2.resize(bgr, (new_w, new_h), interpolation=cv2.INTER_AREA)
+        bgr = _apply_orientation(bgr, orientation)
+    except MemoryError as exc:
+        raise InvalidImage("The image is too large to process.") from exc
+    except cv2.error as exc:
+        raise InvalidImage(_DAMAGED) from exc
+    return np.ascontiguousarray(bgr)
+
+
+_ENCODE_EXT = {"jpeg": ".jpg", "jpg": ".jpg", "png": ".png", "webp": ".webp"}
+
+
+def encode(image: np.ndarray, format: str = "jpeg", quality: int = 90) -> bytes:
+    """Encode a BGR uint8 image with no metadata at all.
+
+    Uses ``cv2.imencode``: baseline JPEG (JFIF header only, no EXIF/ICC),
+    PNG at compression level 1 (fast; no text/ICC chunks), lossy WebP.
+
+    Args:
+        image: ``HxWx3`` (or ``HxW``) uint8 array, BGR order.
+        format: ``"jpeg"`` (alias ``"jpg"``), ``"png"`` or ``"webp"``,
+            case-insensitive.
+        quality: 1..100 for JPEG and WebP; ignored for PNG.
+
+    Returns:
+        The encoded file as bytes.
+
+    Raises:
+        ValueError: unknown format, bad quality, or not a uint8 image.
+    """
+    fmt = str(format).lower()
+    if fmt not in _ENCODE_EXT:
+        raise ValueError(f"format must be one of jpeg, png, webp (got {format!r})")
+    if isinstance(quality, bool) or not isinstance(quality, int | np.integer):
+        raise ValueError("quality must be an integer between 1 and 100")
+    if not 1 <= int(quality) <= 100:
+        raise ValueError("quality must be between 1 and 100")
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8 or arr.ndim not in (2, 3) or arr.size == 0:
+        raise ValueError("image must be a non-empty HxWx3 uint8 array")
+    if fmt in ("jpeg", "jpg"):
+        params = [cv2.IMWRITE_JPEG_QUALITY, int(quality), cv2.IMWRITE_JPEG_OPTIMIZE, 0]
+    elif fmt == "png":
+        params = [cv2.IMWRITE_PNG_COMPRESSION, 1]
+    else:
+        params = [cv2.IMWRITE_WEBP_QUALITY, int(quality)]
+    ok, buf = cv2.imencode(_ENCODE_EXT[fmt], arr, params)
+    if not ok:
+        raise ValueError(f"could not encode image as {fmt}")
+    return buf.tobytes()
+
+
+def make_thumbnail(image: np.ndarray, long_side: int = 480) -> np.ndarray:
+    """Downscale so that the longer side is at most ``long_side`` pixels.
+
+    Uses ``cv2.resize`` with ``INTER_AREA``; keeps the aspect ratio, never
+    upscales, never goes below 1 pixel per side. Always returns a new array.
+
+    Args:
+        image: ``HxWx3`` uint8 BGR array.
+        long_side: maximum length of the longer side, >= 1 (default 480).
+
+    Returns:
+        A new C-contiguous uint8 array.
+    """
+    if isinstance(long_side, bool) or int(long_side) < 1:
+        raise ValueError("long_side must be at least 1")
+    long_side = int(long_side)
+    h, w = image.shape[:2]
+    longest = max(h, w)
+    if longest <= long_side:
+        return np.array(image, copy=True, order="C")
+    scale = long_side / longest
+    new_w = max(1, min(long_side, round(w * scale)))
+    new_h = max(1, min(long_side, round(h * scale)))
+    return cv2.resize(
+        np.ascontiguousarray(image), (new_w, new_h), interpolation=cv2.INTER_AREA
+    )

@@ -1,0 +1,128 @@
+"""The job path: a real rq worker renders uploads; enqueue follows commits."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from django.db import transaction
+from django.urls import reverse
+from PIL import Image
+
+import processing
+from gallery import services
+from gallery.jobs import render_artwork
+from gallery.models import Artwork, Photo
+from gallery.services import Recipe
+from tests.conftest import image_bytes, stored_files, upload_file
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _create(owner, styles=("pencil",), data=None):
+    upload = upload_file(data)
+    info = processing.inspect(upload)
+    recipes = [Recipe(s, processing.validate_params(s, {})) for s in styles]
+    return services.artworks_create(owner, upload, info, recipes)
+
+
+def test_upload_then_real_worker_renders_it(owner_client, queue, run_worker):
+    data = image_bytes(width=400, height=300)
+    response = owner_client.post(
+        reverse("gallery:upload"),
+        {"image": upload_file(data), "style": ["watercolor"]},
+    )
+    artwork = Artwork.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == artwork.get_absolute_url()
+    assert artwork.status == Artwork.Status.QUEUED
+    assert queue.count == 1
+
+    run_worker()
+
+    artwork.refresh_from_db()
+    assert artwork.status == Artwork.Status.DONE, artwork.error
+    assert artwork.started_at and artwork.finished_at
+    with artwork.result.open("rb") as fh:
+        result = np.asarray(Image.open(io.BytesIO(fh.read())).convert("RGB"))
+    assert result.shape == (300, 400, 3)
+    original = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    assert np.abs(result.astype(int) - original.astype(int)).mean() > 5
+    with artwork.thumbnail.open("rb") as fh:
+        assert max(Image.open(fh).size) <= 480
+
+
+def test_every_style_renders(owner, queue, run_worker):
+    artworks = _create(owner, styles=tuple(processing.STYLES))
+    run_worker()
+    for artwork in artworks:
+        artwork.refresh_from_db()
+        assert artwork.status == Artwork.Status.DONE, (artwork.style, artwork.error)
+        assert artwork.params == processing.validate_params(artwork.style, {})
+        assert artwork.engine_version == processing.ENGINE_VERSION
+
+
+def test_rolled_back_transaction_never_enqueues(owner, queue):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        _create(owner)
+        raise RuntimeError("roll back")
+    assert queue.count == 0
+    assert not Artwork.objects.exists()
+
+
+def test_committed_transaction_enqueues_exactly_once(owner, queue):
+    with transaction.atomic():
+        artworks = _create(owner, styles=("pencil", "oil"))
+        assert queue.count == 0  # not before the commit
+    assert queue.count == 2
+    job_ids = set(queue.job_ids)
+    for artwork in artworks:
+        artwork.refresh_from_db()
+        assert artwork.job_id in job_ids
+
+
+def test_job_is_idempotent(owner, queue, run_worker, media_root):
+    (artwork,) = _create(owner)
+    run_worker()
+    artwork.refresh_from_db()
+    files = stored_files(media_root)
+    assert render_artwork(artwork.pk) == "done"
+    artwork_after = Artwork.objects.get(pk=artwork.pk)
+    assert artwork_after.result.name == artwork.result.name
+    assert stored_files(media_root) == files
+
+
+def test_failed_mark_never_flips_a_done_row(owner, queue, run_worker):
+    (artwork,) = _create(owner)
+    run_worker()
+    assert services.artwork_mark_failed(artwork.pk, "late callback") is False
+    artwork.refresh_from_db()
+    assert artwork.status == Artwork.Status.DONE
+    assert artwork.error == ""
+
+
+def test_original_damaged_after_upload_fails_with_reason(owner, queue, run_worker):
+    (artwork,) = _create(owner)
+    with artwork.photo.original.open("wb") as fh:
+        fh.write(b"not an image any more")
+    run_worker()
+    artwork.refresh_from_db()
+    assert artwork.status == Artwork.Status.FAILED
+    assert artwork.error and "Traceback" not in artwork.error
+
+
+def test_missing_row_is_a_no_op(queue):
+    assert render_artwork(987654) == "missing"
+
+
+def test_delete_removes_files_and_photo(owner, queue, run_worker, media_root):
+    artworks = _create(owner, styles=("pencil", "cartoon"))
+    run_worker()
+    first, second = (Artwork.objects.get(pk=a.pk) for a in artworks)
+    services.artwork_delete(first)
+    assert Photo.objects.count() == 1
+    assert len(stored_files(media_root)) == 3  # original + second's two files
+    services.artwork_delete(second)
+    assert not Photo.objects.exists()
+    assert stored_files(media_root) == []
