@@ -63,7 +63,9 @@ def start_embedded_redis(socket_path: Path, *, persist: bool) -> subprocess.Pope
         "--save", "60 1" if persist else "",
         "--loglevel", "warning",
     ]  # fmt: skip
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+    # Its own session: a terminal's Ctrl-C must not stop Redis before the
+    # worker and web server that still use it; the launcher stops it last.
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, start_new_session=True)
     client = redis.Redis(unix_socket_path=str(socket_path), socket_timeout=1)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -79,14 +81,13 @@ def start_embedded_redis(socket_path: Path, *, persist: bool) -> subprocess.Pope
 
 
 def stop(processes: list[subprocess.Popen], timeout: float = 10) -> None:
-    """SIGTERM every process (newest first), then SIGKILL what is left."""
+    """Stop processes newest first (web, worker, then Redis): SIGTERM, wait,
+    SIGKILL whatever is still running after ``timeout`` seconds."""
     for process in reversed(processes):
         if process.poll() is None:
             process.terminate()
-    deadline = time.monotonic() + timeout
-    for process in reversed(processes):
         try:
-            process.wait(max(0.1, deadline - time.monotonic()))
+            process.wait(timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

@@ -36,6 +36,33 @@ def thumbnail_upload_to(instance: Artwork, filename: str) -> str:
     return _generated_name("thumbnails", filename)
 
 
+class Profile(models.Model):
+    """Per-user settings: the public name and quota overrides (blank = default)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="studio_profile",
+    )
+    display_name = models.CharField(_("display name"), max_length=80, blank=True)
+    max_photos = models.PositiveIntegerField(
+        _("photo quota"), null=True, blank=True, help_text=_("Blank: the site default.")
+    )
+    max_bytes = models.PositiveBigIntegerField(
+        _("storage quota (bytes)"),
+        null=True,
+        blank=True,
+        help_text=_("Blank: the site default."),
+    )
+
+    class Meta:
+        verbose_name = _("profile")
+        verbose_name_plural = _("profiles")
+
+    def __str__(self) -> str:
+        return self.display_name or self.user.get_username()
+
+
 class Photo(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="photos"
@@ -95,6 +122,24 @@ class Artwork(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    class Moderation(models.TextChoices):
+        VISIBLE = "visible", _("Visible")
+        REPORTED = "reported", _("Reported")
+        HIDDEN = "hidden", _("Hidden by a moderator")
+
+    moderation = models.CharField(
+        _("moderation"),
+        max_length=16,
+        choices=Moderation.choices,
+        default=Moderation.VISIBLE,
+    )
+    # sha256 of source content hash + style + params + engine version: equal
+    # keys give equal pixels, so a finished render can be reused.
+    recipe_key = models.CharField(max_length=64, blank=True, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    result_bytes = models.PositiveBigIntegerField(default=0)
+    thumbnail_bytes = models.PositiveBigIntegerField(default=0)
+
     class Meta:
         ordering = ["-created", "-id"]
         indexes = [
@@ -120,3 +165,29 @@ class Artwork(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+
+class Report(models.Model):
+    """A user's report of a public artwork, reviewed by moderators."""
+
+    artwork = models.ForeignKey(
+        Artwork, on_delete=models.CASCADE, related_name="reports"
+    )
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reports_made"
+    )
+    reason = models.TextField(_("reason"), max_length=1000)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["artwork", "reporter"], name="one_report_per_user"
+            )
+        ]
+        verbose_name = _("report")
+        verbose_name_plural = _("reports")
+
+    def __str__(self) -> str:
+        return f"report on #{self.artwork_id} by {self.reporter_id}"

@@ -29,6 +29,23 @@ logger = logging.getLogger(__name__)
 UNFINISHED = (Artwork.Status.QUEUED, Artwork.Status.PROCESSING)
 
 
+class UploadRefused(Exception):
+    """An upload turned away before anything is written (quota, backpressure).
+
+    ``status`` is the HTTP status the API answers with (429 for a per-user
+    limit, 503 when the whole service is saturated); ``retry_after`` is in
+    seconds, or None when waiting will not help (a full quota).
+    """
+
+    def __init__(
+        self, message: str, *, status: int = 429, retry_after: int | None = None
+    ):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True)
 class Recipe:
     """One requested rendering: a style slug and its full parameter dict."""

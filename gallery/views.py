@@ -131,20 +131,26 @@ def upload(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("That file is too large."))
         return redirect("gallery:upload")
     form = ArtworkRequestForm(request.POST or None, request.FILES or None)
+    status = 200
     if request.method == "POST" and form.is_valid():
-        artworks = services.artworks_create(
-            request.user,
-            form.cleaned_data["image"],
-            form.image_info,
-            form.cleaned_data["recipes"],
-        )
-        if len(artworks) == 1:
-            return redirect(artworks[0])
-        messages.success(
-            request,
-            _("%(count)d artworks are on their way.") % {"count": len(artworks)},
-        )
-        return redirect("gallery:my_gallery")
+        try:
+            artworks = services.artworks_create(
+                request.user,
+                form.cleaned_data["image"],
+                form.image_info,
+                form.cleaned_data["recipes"],
+            )
+        except services.UploadRefused as refusal:
+            form.add_error(None, refusal.message)
+            status = refusal.status
+        else:
+            if len(artworks) == 1:
+                return redirect(artworks[0])
+            messages.success(
+                request,
+                _("%(count)d artworks are on their way.") % {"count": len(artworks)},
+            )
+            return redirect("gallery:my_gallery")
     return render(
         request,
         "gallery/upload.html",
@@ -154,6 +160,7 @@ def upload(request: HttpRequest) -> HttpResponse:
             "max_upload_bytes": settings.STUDIO_MAX_UPLOAD_BYTES,
             "max_megapixels": settings.STUDIO_MAX_PIXELS // 1_000_000,
         },
+        status=status,
     )
 
 
@@ -280,12 +287,18 @@ def api_artworks(request: HttpRequest) -> JsonResponse:
     if not form.is_valid():
         field, message = form.first_error()
         return _json_error(message, field)
-    artworks = services.artworks_create(
-        request.user,
-        form.cleaned_data["image"],
-        form.image_info,
-        form.cleaned_data["recipes"],
-    )
+    try:
+        artworks = services.artworks_create(
+            request.user,
+            form.cleaned_data["image"],
+            form.image_info,
+            form.cleaned_data["recipes"],
+        )
+    except services.UploadRefused as refusal:
+        response = _json_error(refusal.message, "image", status=refusal.status)
+        if refusal.retry_after is not None:
+            response["Retry-After"] = str(refusal.retry_after)
+        return response
     return JsonResponse(
         {
             "artworks": [
