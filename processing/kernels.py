@@ -21,7 +21,21 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-_JIT = {"nopython": True, "nogil": True, "cache": True, "fastmath": False}
+
+def _cache_works() -> bool:
+    """Numba refuses ``cache=True`` when no cache directory is writable."""
+
+    def probe() -> None:  # pragma: no cover - never called
+        pass
+
+    try:
+        numba.njit(cache=True)(probe).enable_caching()
+    except (RuntimeError, OSError):
+        return False
+    return True
+
+
+_JIT = {"nogil": True, "cache": _cache_works()}
 
 
 @numba.njit(parallel=True, **_JIT)
@@ -144,4 +158,53 @@ def oil_rows(
             for c in range(3):
                 v = np.rint(sums[best_bin, c] / n)
                 out[y, x, c] = np.uint8(min(255.0, max(0.0, v)))
+    return out
+
+
+@numba.njit(parallel=True, **_JIT)
+def pencil_finish(
+    image: np.ndarray,
+    counts_x: np.ndarray,
+    counts_y: np.ndarray,
+    lut: np.ndarray,
+    shade: np.float32,
+    color: bool,
+) -> np.ndarray:
+    """Turn window counts into the gray or colour pencil image.
+
+    ``pen = shade * (counts_x + counts_y)`` is the sketch (OpenCV's
+    ``sketch.convertTo(CV_8U, 255)``); for colour it replaces the luma of the
+    photo in YCrCb (OpenCV's float coefficients) and converts back to BGR.
+
+    Returns:
+        ``HxWx3`` uint8 (three equal channels for gray).
+    """
+    h, w = counts_x.shape
+    out = np.empty((h, w, 3), np.uint8)
+    k255 = np.float32(255.0)
+    half = np.float32(0.5)
+    for i in numba.prange(h):
+        for j in range(w):
+            pen = shade * (counts_x[i, j] + counts_y[i, j])
+            if not color:
+                v = min(np.float32(255.0), max(np.float32(0.0), np.rint(pen * k255)))
+                g = np.uint8(v)
+                out[i, j, 0] = g
+                out[i, j, 1] = g
+                out[i, j, 2] = g
+                continue
+            b = lut[image[i, j, 0]]
+            gg = lut[image[i, j, 1]]
+            r = lut[image[i, j, 2]]
+            y = np.float32(0.299) * r + np.float32(0.587) * gg + np.float32(0.114) * b
+            cr = (r - y) * np.float32(0.713) + half
+            cb = (b - y) * np.float32(0.564) + half
+            ob = pen + np.float32(1.773) * (cb - half)
+            og = pen - np.float32(0.714) * (cr - half) - np.float32(0.344) * (cb - half)
+            orr = pen + np.float32(1.403) * (cr - half)
+            out[i, j, 0] = np.uint8(min(k255, max(np.float32(0.0), np.rint(ob * k255))))
+            out[i, j, 1] = np.uint8(min(k255, max(np.float32(0.0), np.rint(og * k255))))
+            out[i, j, 2] = np.uint8(
+                min(k255, max(np.float32(0.0), np.rint(orr * k255)))
+            )
     return out

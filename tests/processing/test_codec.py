@@ -122,7 +122,8 @@ def test_decode_cmyk_jpeg():
 def test_decode_16bit_png():
     arr = np.full((4, 5), 65535 // 2, np.uint16)
     arr[0, 0] = 65535
-    img = Image.fromarray(arr, "I;16")
+    img = Image.fromarray(arr)
+    assert img.mode == "I;16"
     out = decode(to_bytes(img, "PNG"))
     assert out.shape == (4, 5, 3)
     assert abs(int(out[1, 1, 0]) - 127) <= 1
