@@ -5,29 +5,30 @@ The built-in OpenCV looks (``cv2.pencilSketch``, ``cv2.stylization``,
 module's normalized-convolution filter keeps pixel indices in float32, which
 corrupts the blue channel above ~5.6 MP. The same maths is rebuilt here:
 
-* watercolour = ``cv2.ximgproc.dtFilter`` (same domain transform, NC mode) run
-  in overlapping row bands on two threads, then the built-in's edge mask
-  (3x3 Sobel magnitude of each channel, ``1 - sum``), per band;
+* watercolour = the normalized-convolution domain transform of the photo
+  module (box filter in domain space, 3 iterations of a horizontal then a
+  vertical pass; Numba, 16-bit fixed-point buffer, exact int64 box sums),
+  then the built-in's edge step (``1 - sum_c |Sobel(res_c)|``);
 * pencil / colour pencil = window counts in domain space (Numba, two-pointer
   sweep, exact float32 arithmetic of OpenCV) -> sketch, luma swap in YCrCb;
 * oil = exact ``xphoto.oilPainting`` with an incrementally tracked mode
   (Numba);
-* cartoon = recursive domain-transform smoothing + per-channel quantisation +
-  dark outlines from the Sobel magnitude of the smoothed luma.
+* cartoon = the same NC smoothing (2 iterations) + per-channel quantisation
+  + dark outlines from the Sobel magnitude of the smoothed luma.
+
+Every kernel works on the whole image (no bands): the only full-size
+intermediate is the 6-byte-per-pixel smoothing buffer (or 2-byte counts for
+the pencil).
 """
 
 from __future__ import annotations
 
 import math
-import os
 import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from types import ModuleType
 
 import cv2
 import numpy as np
-
-from processing import kernels
 
 __all__ = [
     "cartoon",
@@ -41,131 +42,67 @@ __all__ = [
 # v / 255 in float32, rounded exactly as OpenCV's convertTo(CV_32F, 1/255).
 _UNIT_LUT = (np.arange(256, dtype=np.float64) * (1.0 / 255.0)).astype(np.float32)
 
-# Band size for the domain-transform filters: bounds memory (dtFilter NC needs
-# ~20 bytes per pixel on top of its float32 input) and lets two bands run on
-# the two cores at once.
-_BAND_PIXELS = 3_000_000
-_THREADS = max(1, min(2, os.cpu_count() or 1))
-_POOL: ThreadPoolExecutor | None = None
-
 _SIGMA_R_MIN = 1e-3  # sigma_r = 0 would divide by zero in the domain transform
 _SIGMA_S_MIN = 1e-2  # below this the smoothing is the identity
 
 
-# Numba's default "workqueue" threading layer aborts the process when two
-# threads enter parallel kernels at once: serialise them (each call already
-# uses every core).
+# Numba's threading layers may abort the process when two threads enter
+# parallel kernels at once: serialise them (each call already uses every core).
 _KERNEL_LOCK = threading.Lock()
 
 
-def _pool() -> ThreadPoolExecutor:
-    global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="bands")
-    return _POOL
+def _kernels() -> ModuleType:
+    """Import the Numba kernels on first use.
 
-
-def _forget_pool_after_fork() -> None:
-    # Threads do not survive fork (rq forks a work horse per job).
-    global _POOL
-    _POOL = None
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool_after_fork)
-
-
-def _nc_reach(sigma_s: float) -> int:
-    """Rows a 3-iteration NC domain-transform filter can reach.
-
-    Box radii are sqrt(3)*sigma_h per iteration, sigma_h halving each time,
-    and domain coordinates grow by at least 1 per pixel, so the total reach
-    is at most 3*sigma_s*(4+2+1)/sqrt(63) ~ 2.65 sigma_s pixels.
+    Importing Numba (LLVM) costs ~130 MB of RSS and ~0.5 s: processes that
+    only decode, inspect or list styles (the web server) never pay it.
     """
-    return int(math.ceil(3.0 * sigma_s * 7.0 / math.sqrt(63.0))) + 4
+    from processing import kernels
 
-
-def _run_bands(
-    image: np.ndarray,
-    overlap: int,
-    work: Callable[[np.ndarray], np.ndarray],
-) -> np.ndarray:
-    """Apply ``work`` (HxWx3 uint8 -> HxWx3 uint8) in overlapping row bands.
-
-    Each band is processed with ``overlap`` extra rows above and below, and
-    only its core rows are kept, so a filter whose reach is at most
-    ``overlap`` rows gives the same pixels as on the whole image.
-    """
-    h, w = image.shape[:2]
-    if h * w <= _BAND_PIXELS or h <= 2 * overlap + 16:
-        return work(image)
-    core = max(16, _BAND_PIXELS // max(w, 1) - 2 * overlap)
-    # Even number of bands keeps both cores busy to the end.
-    count = math.ceil(h / core)
-    if count % 2 and _THREADS > 1:
-        count += 1
-    edges = [round(i * h / count) for i in range(count + 1)]
-    out = np.empty_like(image)
-
-    def one(index: int) -> None:
-        a, b = edges[index], edges[index + 1]
-        a0, b0 = max(0, a - overlap), min(h, b + overlap)
-        result = work(image[a0:b0])
-        out[a:b] = result[a - a0 : a - a0 + (b - a)]
-
-    for future in [_pool().submit(one, i) for i in range(count)]:
-        future.result()
-    return out
+    return kernels
 
 
 # --- watercolour (cv2.stylization) -------------------------------------------
 
 
-def _stylize_band(band: np.ndarray, sigma_s: float, sigma_r: float) -> np.ndarray:
-    h, w = band.shape[:2]
-    src = band.astype(np.float32)
-    src *= np.float32(1.0 / 255.0)
-    if sigma_s >= _SIGMA_S_MIN:
-        res = cv2.ximgproc.dtFilter(
-            band,
-            src,
-            float(sigma_s),
-            float(max(sigma_r, _SIGMA_R_MIN) * 255.0),
-            mode=cv2.ximgproc.DTF_NC,
-            numIters=3,
-        )
-    else:
-        res = src
-    del src
-    gx = cv2.Sobel(res, cv2.CV_32F, 1, 0, ksize=3).reshape(h, w * 3)
-    gy = cv2.Sobel(res, cv2.CV_32F, 0, 1, ksize=3).reshape(h, w * 3)
-    mag = cv2.magnitude(gx, gy).reshape(h, w, 3)
-    del gx, gy
-    edge = mag[..., 0] + mag[..., 1]
-    edge += mag[..., 2]
-    del mag
-    np.subtract(np.float32(1.0), edge, out=edge)
-    res *= edge[..., None]
-    return _to_u8(res)
+def _nc_smooth(image: np.ndarray, sigma_s: float, sigma_r: float, iterations: int):
+    """Normalized-convolution domain transform of ``image`` (uint8 HxWx3).
 
-
-def _to_u8(values: np.ndarray, scale: float = 255.0) -> np.ndarray:
-    """``convertTo(CV_8U, scale)``: scale, round half to even, saturate.
-
-    Works in place on ``values`` (a float32 scratch array).
+    Returns the filtered image as HxWx3 uint16 fixed point (``v * 65535`` for
+    ``v`` in 0..1): half the memory of float32, 1/257 of an 8-bit step.
+    ``sigma_h`` halves at every iteration exactly as in OpenCV's
+    ``Domain_Filter::filter``; each iteration is a horizontal then a vertical
+    box filter in domain space.
     """
-    values *= np.float32(scale)
-    np.rint(values, out=values)
-    np.clip(values, 0, 255, out=values)
-    return values.astype(np.uint8)
+    kernels = _kernels()
+    h, w = image.shape[:2]
+    buf = np.empty((h, w, 3), np.uint16)
+    kernels.nc_load(image, buf)
+    if sigma_s < _SIGMA_S_MIN:
+        return buf
+    ratio = np.float32(np.float32(sigma_s) / np.float32(max(sigma_r, _SIGMA_R_MIN)))
+    inc = np.float32(1.0) + (np.arange(766) / 255.0).astype(np.float32) * ratio
+    inc = inc.astype(np.float32)
+    for i in range(iterations):
+        sigma_h = np.float32(
+            sigma_s
+            * math.sqrt(3.0)
+            * 2.0 ** (iterations - (i + 1))
+            / math.sqrt(4.0**iterations - 1)
+        )
+        radius = np.float32(np.float32(math.sqrt(3.0)) * sigma_h)
+        kernels.nc_rows(image, buf, inc, radius)
+        kernels.nc_cols(image, buf, inc, radius)
+    return buf
 
 
 def watercolor(image: np.ndarray, sigma_s: float, sigma_r: float) -> np.ndarray:
-    """Watercolour: ``cv2.stylization`` rebuilt on ``ximgproc.dtFilter``.
+    """Watercolour: ``cv2.stylization``, same maths, fast and correct at any size.
 
-    Edge-preserving normalized-convolution smoothing (3 iterations), then
-    darkening by ``1 - sum_c |Sobel(res_c)|``; banded, two threads, correct
-    at every size.
+    Edge-preserving normalized-convolution smoothing (3 iterations, Numba,
+    16-bit fixed-point buffer, exact int64 box sums), then darkening by
+    ``1 - sum_c |Sobel(res_c)|``. No float32 index overflow, so no blue
+    stripes above ~5.6 MP; peak extra memory is 6 bytes per pixel.
 
     Args:
         image: ``HxWx3`` uint8 BGR.
@@ -178,11 +115,10 @@ def watercolor(image: np.ndarray, sigma_s: float, sigma_r: float) -> np.ndarray:
     h, w = image.shape[:2]
     if h < 2 or w < 2:
         return image.copy()  # what cv2.stylization does
-
-    def work(band: np.ndarray) -> np.ndarray:
-        return _stylize_band(band, sigma_s, sigma_r)
-
-    return _run_bands(image, _nc_reach(sigma_s) + 2, work)
+    src = np.ascontiguousarray(image)
+    with _KERNEL_LOCK:
+        buf = _nc_smooth(src, sigma_s, sigma_r, 3)
+        return _kernels().stylize_edges(buf)
 
 
 # --- pencil (cv2.pencilSketch) ----------------------------------------------
@@ -215,20 +151,18 @@ def pencil_sketch(
     shade = np.float32(shade_factor)
     gray_out = color_out = None
     with _KERNEL_LOCK:
-        transposed = cv2.transpose(src)
-        counts_y = cv2.transpose(
-            kernels.window_counts_rows(transposed, _UNIT_LUT, ratio, radius)
-        )
-        del transposed
-        counts_x = kernels.window_counts_rows(src, _UNIT_LUT, ratio, radius)
-        if gray:
-            gray_out = kernels.pencil_finish(
-                src, counts_x, counts_y, _UNIT_LUT, shade, False
+        kernels = _kernels()
+        counts_y = kernels.window_counts_cols(src, _UNIT_LUT, ratio, radius)
+        for wanted, is_color in ((gray, False), (color, True)):
+            if not wanted:
+                continue
+            result = kernels.pencil_rows(
+                src, counts_y, _UNIT_LUT, ratio, radius, shade, is_color
             )
-        if color:
-            color_out = kernels.pencil_finish(
-                src, counts_x, counts_y, _UNIT_LUT, shade, True
-            )
+            if is_color:
+                color_out = result
+            else:
+                gray_out = result
     return gray_out, color_out
 
 
@@ -271,58 +205,18 @@ def oil(image: np.ndarray, size: int, dyn_ratio: int) -> np.ndarray:
         size: window half-size, 1..15.
         dyn_ratio: luminance divisor, 1..127.
     """
-    gray = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_BGR2GRAY)
-    levels = np.rint(gray * (1.0 / dyn_ratio)).astype(np.uint8)
+    src = np.ascontiguousarray(image)
+    gray = cv2.cvtColor(src, cv2.COLOR_BGR2GRAY)
+    # round(gray / dyn_ratio) through a table: no float64 copy of the image.
+    table = np.rint(np.arange(256) * (1.0 / dyn_ratio)).astype(np.uint8)
+    levels = cv2.LUT(gray, table)
     del gray
     nbins = int(levels.max()) + 1
     with _KERNEL_LOCK:
-        return kernels.oil_rows(np.ascontiguousarray(image), levels, int(size), nbins)
+        return _kernels().oil_rows(src, levels, int(size), nbins)
 
 
 # --- cartoon -----------------------------------------------------------------
-
-
-def _cartoon_band(
-    band: np.ndarray,
-    sigma_s: float,
-    sigma_r: float,
-    levels: int,
-    line_width: int,
-    edge_threshold: float,
-) -> np.ndarray:
-    if sigma_s >= _SIGMA_S_MIN:
-        smooth = cv2.ximgproc.dtFilter(
-            band,
-            band,
-            float(sigma_s),
-            float(max(sigma_r, _SIGMA_R_MIN) * 255.0),
-            mode=cv2.ximgproc.DTF_RF,
-            numIters=3,
-        )
-    else:
-        smooth = band.copy()
-    # Quantise each channel to `levels` tones, centred in their bins.
-    step = 256.0 / levels
-    lut = np.clip(np.floor(np.arange(256) / step) * step + step / 2.0, 0, 255).astype(
-        np.uint8
-    )
-    flat = cv2.LUT(smooth, lut)
-    if line_width > 0:
-        luma = cv2.cvtColor(smooth, cv2.COLOR_BGR2GRAY)
-        gx = cv2.Sobel(luma, cv2.CV_32F, 1, 0, ksize=3)
-        gy = cv2.Sobel(luma, cv2.CV_32F, 0, 1, ksize=3)
-        mag = cv2.magnitude(gx, gy)
-        del gx, gy
-        # Sobel of a 0..255 step edge peaks at 4*255.
-        edges = (mag > np.float32(edge_threshold * 4.0 * 255.0 * 0.25)).astype(np.uint8)
-        if line_width > 1:
-            kernel = cv2.getStructuringElement(
-                cv2.MORPH_ELLIPSE, (line_width, line_width)
-            )
-            edges = cv2.dilate(edges, kernel)
-        mask = edges.astype(bool)
-        flat[mask] = flat[mask] // 4
-    return flat
 
 
 def cartoon(
@@ -335,8 +229,8 @@ def cartoon(
 ) -> np.ndarray:
     """Cartoon: flat colour regions with dark outlines.
 
-    ``ximgproc.dtFilter`` (recursive mode) smooths inside regions while
-    keeping edges; ``cv2.LUT`` quantises each channel to ``levels`` tones;
+    The NC domain transform (2 iterations) smooths inside regions while
+    keeping edges; a lookup table quantises each channel to ``levels`` tones;
     where the 3x3 Sobel magnitude of the smoothed luma exceeds
     ``edge_threshold`` (as a fraction of a full black/white step) the pixel
     is darkened to a quarter, after dilation to ``line_width`` pixels.
@@ -346,9 +240,25 @@ def cartoon(
         sigma_s: 0..200; sigma_r: 0..1; levels: 2..16; line_width: 0..10
             (0 = no outlines); edge_threshold: 0.01..1.
     """
-    reach = int(math.ceil(3.0 * sigma_s)) + line_width + 4
-
-    def work(band: np.ndarray) -> np.ndarray:
-        return _cartoon_band(band, sigma_s, sigma_r, levels, line_width, edge_threshold)
-
-    return _run_bands(image, reach, work)
+    src = np.ascontiguousarray(image)
+    step = 256.0 / levels
+    lut = np.clip(np.floor(np.arange(256) / step) * step + step / 2.0, 0, 255)
+    lut = lut.astype(np.uint8)
+    with _KERNEL_LOCK:
+        kernels = _kernels()
+        buf = _nc_smooth(src, sigma_s, sigma_r, 2)
+        mask = None
+        if line_width > 0:
+            # Sobel of a 0..255 luma step peaks at 4*255; threshold in 16-bit.
+            threshold = np.float32(edge_threshold * 255.0 * 257.0)
+            mask = kernels.cartoon_edges(buf, threshold)
+        out = kernels.cartoon_paint(buf, lut)
+        del buf  # the largest intermediate goes before the outlines are drawn
+        if mask is not None:
+            if line_width > 1:
+                kernel = cv2.getStructuringElement(
+                    cv2.MORPH_ELLIPSE, (line_width, line_width)
+                )
+                mask = cv2.dilate(mask, kernel)
+            kernels.darken(out, mask)
+        return out

@@ -14,7 +14,7 @@ from processing import looks
 __all__ = ["ENGINE_VERSION", "STYLES", "Param", "Style", "render", "validate_params"]
 
 #: Bumped whenever the pixels produced for a given recipe change.
-ENGINE_VERSION = "1.0"
+ENGINE_VERSION = "1.1"
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,19 @@ _SHADE = Param(
     "Shading",
     "Brightness of the paper and strokes (0-0.1); higher is lighter.",
 )
+# Gray pencil: OpenCV's own tutorial value instead of the function default
+# 0.02, which leaves the paper mid-gray on clean photos and nearly black on
+# noisy ones. Same meaning and range; the pixels for given params are unchanged.
+_SHADE_PENCIL = Param(
+    "shade_factor",
+    "float",
+    0.05,
+    0.0,
+    0.1,
+    0.005,
+    "Shading",
+    "Brightness of the paper and strokes (0-0.1); higher is lighter.",
+)
 
 STYLES: dict[str, Style] = {
     "pencil": Style(
@@ -91,7 +104,7 @@ STYLES: dict[str, Style] = {
         label="Pencil sketch",
         description="Gray graphite drawing: strong edges become pencil strokes.",
         func=looks.pencil,
-        params=(_SIGMA_S, _SIGMA_R_PENCIL, _SHADE),
+        params=(_SIGMA_S, _SIGMA_R_PENCIL, _SHADE_PENCIL),
     ),
     "color_pencil": Style(
         slug="color_pencil",

@@ -129,3 +129,22 @@ def test_import_processing_pulls_in_no_django():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_import_processing_does_not_load_numba():
+    """Web processes (decode, inspect, STYLES) must not pay Numba's ~130 MB."""
+    code = (
+        "import sys, processing\n"
+        "processing.decode(processing.encode(__import__('numpy').zeros((4, 4, 3),"
+        " 'uint8'), 'png'))\n"
+        "print('numba' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

@@ -426,9 +426,10 @@ def test_encode_roundtrip_and_no_metadata(fmt):
 
 def test_encode_png_is_fast_and_lossless():
     image = np.random.default_rng(0).integers(0, 256, (1200, 1600, 3), dtype=np.uint8)
-    started = time.perf_counter()
+    # CPU time, not wall time: other test suites share this machine.
+    started = time.process_time()
     data = encode(image, "png")
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
     np.testing.assert_array_equal(decode(data), image)
 
 

@@ -247,3 +247,69 @@ def test_render_from_several_threads(photo):
         futures = [(slug, pool.submit(render, image, slug)) for slug in SLUGS * 2]
         for slug, future in futures:
             np.testing.assert_array_equal(future.result(), expected[slug])
+
+
+def test_warm_up_and_fork_safe_kernels(photo):
+    """rq forks a job after the parent warmed the kernels: the child must work."""
+    import os
+
+    processing.warm_up()
+    image = photo(60, 80, seed=4)
+    expected = {slug: render(image, slug) for slug in SLUGS}
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 0
+        try:
+            for slug in SLUGS:
+                if not np.array_equal(render(image, slug), expected[slug]):
+                    code = 3
+        except BaseException:
+            code = 4
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+
+
+def test_watercolor_matches_stylization_other_params(photo):
+    image = photo(150, 200, seed=14)
+    ours = render(image, "watercolor", sigma_s=30, sigma_r=0.3)
+    ref = cv2.stylization(image, sigma_s=30, sigma_r=0.3)
+    assert psnr(ours, ref) >= 45
+
+
+@pytest.mark.parametrize(
+    ("size", "params"),
+    [
+        ((61, 83), {"size": 15, "dyn_ratio": 1}),
+        ((40, 50), {"size": 1, "dyn_ratio": 127}),
+        ((1, 40), {"size": 4, "dyn_ratio": 2}),
+        ((40, 1), {"size": 4, "dyn_ratio": 2}),
+        ((9, 7), {"size": 12, "dyn_ratio": 3}),
+    ],
+    ids=["size15", "dyn127", "one-row", "one-col", "window-wider-than-image"],
+)
+def test_oil_matches_xphoto_edge_cases(size, params, photo):
+    """The bounded rescan and int32 sums keep the built-in's bits everywhere."""
+    image = photo(*size, seed=15)
+    ours = render(image, "oil", **params)
+    ref = cv2.xphoto.oilPainting(image, params["size"], params["dyn_ratio"])
+    np.testing.assert_array_equal(ours, ref)
+
+
+def test_oil_matches_xphoto_on_noise():
+    """Pure noise: every level occupied, ties everywhere (lowest level wins)."""
+    image = np.random.default_rng(16).integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    ours = render(image, "oil", size=7, dyn_ratio=1)
+    np.testing.assert_array_equal(ours, cv2.xphoto.oilPainting(image, 7, 1))
+
+
+def test_pencil_default_shade_is_lighter_than_opencv_default(photo):
+    """Gray pencil defaults to shade 0.05 (OpenCV's tutorial value), not 0.02."""
+    assert STYLES["pencil"].defaults()["shade_factor"] == 0.05
+    assert STYLES["color_pencil"].defaults()["shade_factor"] == 0.02
+    image = photo(120, 160, seed=17)
+    light = render(image, "pencil")
+    dark = render(image, "pencil", shade_factor=0.02)
+    assert light.mean() > 2 * dark.mean()
+    gray_ref, _ = cv2.pencilSketch(image, sigma_s=60, sigma_r=0.07, shade_factor=0.05)
+    np.testing.assert_array_equal(light[..., 0], gray_ref)

@@ -1,0 +1,83 @@
+"""A render's cost must not explode with its parameters.
+
+Users can move every slider to the end; render jobs have a fixed timeout
+(``STUDIO_JOB_TIMEOUT``). The domain-transform filters (watercolour, cartoon,
+pencils) are box sums over a transformed domain and must cost O(pixels)
+whatever ``sigma_s``; the oil window grows with ``size`` only linearly in its
+half-size. Measured in CPU time (``time.process_time``, all threads) as
+ratios on the same image, so the checks hold on a loaded machine.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+import processing
+from processing import STYLES, render
+
+#: Max allowed ratio to the default-parameter CPU time (measured: <= 2x).
+FACTOR = 6.0
+#: Absolute slack for timer granularity and scheduler noise, seconds.
+SLACK = 0.03
+SIZE = (360, 640)  # modest, but lines long enough for a 300-px box radius
+
+
+def _cpu(image: np.ndarray, slug: str, params: dict, repeat: int = 3) -> float:
+    """Best-of-``repeat`` CPU seconds of one render."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.process_time()
+        render(image, slug, **params)
+        best = min(best, time.process_time() - start)
+    return best
+
+
+def _settings(slug: str) -> list[tuple[str, dict]]:
+    spec = STYLES[slug]
+    cases = [
+        (f"{p.name}={bound}", {p.name: getattr(p, bound)})
+        for p in spec.params
+        for bound in ("min", "max")
+    ]
+    cases.append(("all-max", {p.name: p.max for p in spec.params}))
+    cases.append(("all-min", {p.name: p.min for p in spec.params}))
+    return cases
+
+
+@pytest.fixture
+def cost_image(photo):
+    processing.warm_up()  # compile/load every kernel outside the timings
+    return photo(*SIZE, seed=21)
+
+
+@pytest.mark.parametrize("slug", list(STYLES))
+def test_parameter_extremes_cost_like_defaults(slug, cost_image):
+    """Every parameter at min and max (and all at max) stays near the default cost."""
+    base = _cpu(cost_image, slug, {})
+    slow = {}
+    for label, params in _settings(slug):
+        limit = FACTOR * base + SLACK
+        spent = _cpu(cost_image, slug, params, repeat=1)
+        if spent > limit:  # re-measure before blaming the code
+            spent = _cpu(cost_image, slug, params)
+        if spent > limit:
+            slow[label] = round(spent / base, 1)
+    assert not slow, f"{slug}: x default CPU time {base:.3f}s: {slow}"
+
+
+@pytest.mark.parametrize(
+    "slug", [s for s in STYLES if any(p.name == "sigma_s" for p in STYLES[s].params)]
+)
+def test_domain_transform_cost_independent_of_sigma_s(slug, cost_image):
+    """O(pixels): a 300-px box radius costs what a 1.5-px one does.
+
+    Catches any loop over the window (or band overlap, or dilation) whose
+    length follows ``sigma_s``: that would be ~200x here, far beyond 6x.
+    """
+    tiny = _cpu(cost_image, slug, {"sigma_s": 1.0})
+    sigma_s = next(p for p in STYLES[slug].params if p.name == "sigma_s")
+    huge = _cpu(cost_image, slug, {"sigma_s": sigma_s.max})
+    assert huge <= FACTOR * tiny + SLACK, (slug, tiny, huge)
