@@ -14,9 +14,20 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 30
 keepalive = 5
 # Recycle workers now and then so slow leaks cannot accumulate.
-max_requests = 1000
-max_requests_jitter = 100
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "1000"))
+max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "100"))
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+# Forwarded headers: gunicorn itself never turns X-Forwarded-Proto into
+# "https". Whether a proxy's header is believed is decided in one place,
+# Django's SECURE_PROXY_SSL_HEADER, set only when STUDIO_PROXY_SSL_HEADER
+# names it; otherwise any client could claim HTTPS. forwarded_allow_ips still
+# limits which peers may set gunicorn's own forwarded headers.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+secure_scheme_headers: dict[str, str] = {}
+# Request line and header limits (gunicorn's defaults, stated): an upload's
+# size is capped by the application (artstudio_site/uploads.py).
+limit_request_line = 4094
+limit_request_fields = 100
+limit_request_field_size = 8190

@@ -1,0 +1,462 @@
+"""Security in-process: headers, the body cap, upload limits, login lockout,
+the Redis-outage behaviour of the cache, and what the media view serves."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.core.cache import caches
+from django.test import Client
+from django.urls import reverse
+from PIL import Image
+
+from artstudio_site import cache as resilient_cache
+from artstudio_site.uploads import BODY_OVERHEAD, READ_SIZE
+from gallery.models import Artwork, Photo
+from tests.conftest import PASSWORD, image_bytes, stored_files, upload_file
+
+pytestmark = pytest.mark.django_db
+
+
+# ------------------------------------------------------------- headers --
+
+
+def _csp(response) -> dict[str, list[str]]:
+    policy = response["Content-Security-Policy"]
+    directives = {}
+    for part in policy.split(";"):
+        name, *values = part.split()
+        directives[name] = values
+    return directives
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/explore/", "/accounts/login/", "/accounts/signup/", "/healthz"]
+)
+def test_security_headers_on_every_response(client, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    csp = _csp(response)
+    assert csp["script-src"] == ["'self'"]
+    assert csp["style-src"] == ["'self'"]
+    assert csp["frame-ancestors"] == ["'none'"]
+    assert csp["object-src"] == ["'none'"]
+    assert csp["form-action"] == ["'self'"] and csp["base-uri"] == ["'self'"]
+    assert "'unsafe-inline'" not in response["Content-Security-Policy"]
+    assert "'unsafe-eval'" not in response["Content-Security-Policy"]
+
+
+def test_pages_have_no_inline_script_or_style(owner_client):
+    """A strict CSP would block them: every page loads /static/ files only."""
+    for url in ("/", "/explore/", "/gallery/", "/upload/", "/accounts/login/"):
+        html = owner_client.get(url).content.decode()
+        for tag in html.split("<script")[1:]:
+            opening = tag.split(">", 1)[0]
+            # json_script data blocks are not executed, so CSP allows them.
+            data_block = 'type="application/json"' in opening
+            assert "src=" in opening or data_block, f"inline <script> on {url}"
+        assert "<style" not in html, url
+        assert " style=" not in html, url
+        assert " onclick=" not in html and " onload=" not in html, url
+
+
+def test_error_pages_carry_the_headers_too(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_hsts_only_over_https(client, settings):
+    settings.SECURE_HSTS_SECONDS = 31536000
+    settings.SECURE_SSL_REDIRECT = False
+    assert "Strict-Transport-Security" not in client.get("/healthz")
+    secure = client.get("/healthz", secure=True)
+    assert secure["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+def test_forwarded_proto_is_not_trusted_unless_configured(client, settings):
+    """Without STUDIO_PROXY_SSL_HEADER a client cannot claim HTTPS."""
+    settings.SECURE_HSTS_SECONDS = 31536000
+    settings.SECURE_SSL_REDIRECT = True
+    assert not getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
+    spoofed = client.get("/", HTTP_X_FORWARDED_PROTO="https")
+    assert spoofed.status_code == 301  # still plain HTTP: sent to https://
+    assert "Strict-Transport-Security" not in spoofed
+    # Health checks speak plain HTTP inside the container.
+    assert client.get("/healthz").status_code == 200
+    # Once the operator names the proxy's header, it is believed.
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    trusted = client.get("/", HTTP_X_FORWARDED_PROTO="https")
+    assert trusted.status_code == 200
+    assert "Strict-Transport-Security" in trusted
+
+
+# ------------------------------------------------------------ body cap --
+
+
+class EndlessBody:
+    """A request body far larger than the cap that counts what is read."""
+
+    def __init__(self, total: int, chunk: bytes = b"x" * READ_SIZE):
+        self.total = total
+        self.chunk = chunk
+        self.read_bytes = 0
+
+    def read(self, size: int = -1) -> bytes:
+        if self.read_bytes >= self.total:
+            return b""
+        size = READ_SIZE if size is None or size < 0 else size
+        piece = self.chunk[: min(size, self.total - self.read_bytes)]
+        self.read_bytes += len(piece)
+        return piece
+
+    def readline(self, size: int = -1) -> bytes:
+        return self.read(size)
+
+
+def _multipart(data: bytes, filename: str = "photo.jpg") -> tuple[bytes, str]:
+    boundary = "----studio-test-boundary"
+    body = (
+        (
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="style"\r\n\r\npencil\r\n'
+            f"--{boundary}\r\n"
+            f'Content-Disposition: form-data; name="image"; filename="{filename}"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+class ChunkedBody(io.BytesIO):
+    """What gunicorn hands over for Transfer-Encoding: chunked (decoded)."""
+
+
+TWO_HUNDRED_MB = 200 * 1024 * 1024
+
+
+@pytest.mark.parametrize("path", ["/api/artworks/", "/upload/"])
+def test_declared_200_mb_body_is_refused_unread(owner_client, media_root, path):
+    body = EndlessBody(TWO_HUNDRED_MB)
+    response = owner_client.generic(
+        "POST",
+        path,
+        **{
+            "CONTENT_TYPE": "multipart/form-data; boundary=x",
+            "wsgi.input": body,
+            "CONTENT_LENGTH": str(TWO_HUNDRED_MB),
+        },
+    )
+    assert response.status_code == 413
+    assert body.read_bytes == 0
+    if path.startswith("/api/"):
+        assert response.json()["field"] == "image"
+        assert "too large" in response.json()["error"]
+    else:
+        assert b"too large" in response.content
+        assert response["Content-Type"].startswith("text/html")
+    assert not Photo.objects.exists()
+    assert stored_files(media_root) == []
+
+
+@pytest.mark.parametrize("path", ["/api/artworks/", "/upload/"])
+def test_chunked_200_mb_body_stops_at_the_cap(owner_client, settings, path, tmp_path):
+    settings.STUDIO_MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+    spool_dir = tmp_path / "spool"
+    spool_dir.mkdir()
+    settings.FILE_UPLOAD_TEMP_DIR = str(spool_dir)
+    body = EndlessBody(TWO_HUNDRED_MB)
+    response = owner_client.generic(
+        "POST",
+        path,
+        **{
+            "CONTENT_TYPE": "multipart/form-data; boundary=x",
+            "wsgi.input": body,
+            "CONTENT_LENGTH": "",
+            "HTTP_TRANSFER_ENCODING": "chunked",
+        },
+    )
+    assert response.status_code == 413
+    # Reading stopped one read past the cap, not at 200 MB...
+    assert body.read_bytes <= 2 * 1024 * 1024 + BODY_OVERHEAD + READ_SIZE
+    # ...and the temporary copy is gone.
+    assert list(spool_dir.iterdir()) == []
+
+
+def test_chunked_upload_within_the_cap_works(owner_client, queue):
+    body, content_type = _multipart(image_bytes())
+    response = owner_client.generic(
+        "POST",
+        "/api/artworks/",
+        **{
+            # RequestFactory sets the type only for a body it builds itself.
+            "CONTENT_TYPE": content_type,
+            "wsgi.input": ChunkedBody(body),
+            "CONTENT_LENGTH": "",
+            "HTTP_TRANSFER_ENCODING": "chunked",
+        },
+    )
+    assert response.status_code == 202, response.content
+    assert Artwork.objects.count() == 1
+
+
+def test_bad_content_length_is_400(owner_client):
+    response = owner_client.generic(
+        "POST", "/api/artworks/", b"", CONTENT_LENGTH="lots"
+    )
+    assert response.status_code == 400
+
+
+def test_too_many_files_is_400_not_500(owner_client, settings, media_root):
+    files = {f"image{i}": upload_file(name=f"p{i}.jpg") for i in range(25)}
+    response = owner_client.post("/api/artworks/", {"style": "pencil", **files})
+    assert response.status_code == 400
+    assert not Photo.objects.exists()
+    assert stored_files(media_root) == []
+
+
+def test_too_many_fields_is_400_not_500(owner_client):
+    fields = {f"field{i}": "x" for i in range(300)}
+    response = owner_client.post(
+        "/api/artworks/", {"style": "pencil", "image": upload_file(), **fields}
+    )
+    assert response.status_code == 400
+
+
+# ---------------------------------------------------------- rate limit --
+
+
+def test_upload_rate_limit_api_and_page(owner_client, settings, queue):
+    settings.STUDIO_UPLOAD_RATE = 3
+    settings.STUDIO_MAX_UNFINISHED_PER_USER = 100
+    for _ in range(2):
+        response = owner_client.post(
+            "/api/artworks/", {"style": "pencil", "image": upload_file()}
+        )
+        assert response.status_code == 202
+    # Invalid attempts count too: the work behind the form costs all the same.
+    bad = owner_client.post(
+        "/api/artworks/", {"style": "pencil", "image": upload_file(b"nope")}
+    )
+    assert bad.status_code == 400
+    refused = owner_client.post(
+        "/api/artworks/", {"style": "pencil", "image": upload_file()}
+    )
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert refused.json()["error"]
+    page = owner_client.post("/upload/", {"style": "pencil", "image": upload_file()})
+    assert page.status_code == 429
+    assert page["Retry-After"]
+    assert Artwork.objects.count() == 2
+    # Reading pages is not limited.
+    assert owner_client.get("/upload/").status_code == 200
+
+
+def test_rate_limit_is_per_user(owner_client, other_client, settings, queue):
+    settings.STUDIO_UPLOAD_RATE = 1
+    settings.STUDIO_MAX_UNFINISHED_PER_USER = 100
+    first = owner_client.post(
+        "/api/artworks/", {"style": "pencil", "image": upload_file()}
+    )
+    assert first.status_code == 202
+    assert (
+        owner_client.post(
+            "/api/artworks/", {"style": "pencil", "image": upload_file()}
+        ).status_code
+        == 429
+    )
+    assert (
+        other_client.post(
+            "/api/artworks/", {"style": "pencil", "image": upload_file()}
+        ).status_code
+        == 202
+    )
+
+
+def test_cache_is_shared_redis():
+    from django.conf import settings
+
+    backend = caches["default"]
+    assert isinstance(backend, resilient_cache.ResilientRedisCache)
+    assert settings.CACHES["default"]["LOCATION"] == settings.REDIS_URL
+    backend.set("shared-probe", 42)
+    # A second client (another process would do the same) sees the value.
+    other = resilient_cache.ResilientRedisCache(
+        settings.REDIS_URL, settings.CACHES["default"]
+    )
+    assert other.get("shared-probe") == 42
+    backend.delete("shared-probe")
+
+
+@pytest.fixture
+def redis_down(settings):
+    """The cache pointed at a port nobody listens on."""
+    settings.CACHES = {
+        "default": {
+            **settings.CACHES["default"],
+            "LOCATION": "redis://127.0.0.1:9/0",
+        }
+    }
+    yield caches["default"]
+
+
+def test_cache_outage_degrades_to_misses(redis_down):
+    cache = redis_down
+    assert cache.get("k", "fallback") == "fallback"
+    assert cache.add("k", 1) is False
+    cache.set("k", 1)
+    assert cache.get_many(["a", "b"]) == {}
+    with pytest.raises(ValueError):
+        cache.incr("k")
+    assert cache.delete("k") is False
+
+
+def test_upload_works_while_redis_cache_is_down(owner_client, settings, redis_down):
+    settings.STUDIO_UPLOAD_RATE = 1
+    settings.STUDIO_MAX_UNFINISHED_PER_USER = 100
+    for _ in range(3):  # fail open: no limit, and above all no 500
+        response = owner_client.post(
+            "/api/artworks/", {"style": "pencil", "image": upload_file()}
+        )
+        assert response.status_code == 202
+
+
+# -------------------------------------------------------- login lockout --
+
+
+def _attempt(client: Client, url: str, password: str):
+    return client.post(url, {"username": "ada", "password": password})
+
+
+@pytest.mark.parametrize("url", ["/accounts/login/", "/admin/login/"])
+def test_brute_force_is_locked_out(owner, settings, url):
+    owner.is_staff = True
+    owner.save()
+    settings.AXES_FAILURE_LIMIT = 3
+    client = Client()
+    for _ in range(2):
+        response = _attempt(client, url, "wrong-password")
+        assert response.status_code == 200  # the form again, with an error
+    locked = _attempt(client, url, "wrong-password")
+    assert locked.status_code == 429
+    assert b"Sign-in locked" in locked.content
+    # Even the right password is refused now.
+    again = _attempt(client, url, PASSWORD)
+    assert again.status_code == 429
+    assert "_auth_user_id" not in client.session
+    # Another address is not locked out for this user.
+    elsewhere = Client(REMOTE_ADDR="10.9.8.7")
+    assert _attempt(elsewhere, url, PASSWORD).status_code == 302
+
+
+def test_success_resets_the_failure_count(owner, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    client = Client()
+    for _ in range(2):
+        _attempt(client, "/accounts/login/", "wrong-password")
+    assert _attempt(client, "/accounts/login/", PASSWORD).status_code == 302
+    client.post("/accounts/logout/")
+    for _ in range(2):
+        assert _attempt(client, "/accounts/login/", "nope").status_code == 200
+    assert _attempt(client, "/accounts/login/", PASSWORD).status_code == 302
+
+
+def test_forwarded_for_is_ignored_without_trusted_proxies(owner, settings):
+    """A client cannot dodge the lockout by inventing X-Forwarded-For."""
+    settings.AXES_FAILURE_LIMIT = 2
+    for i in range(2):
+        _attempt(
+            Client(HTTP_X_FORWARDED_FOR=f"203.0.113.{i}"), "/accounts/login/", "bad"
+        )
+    locked = _attempt(
+        Client(HTTP_X_FORWARDED_FOR="203.0.113.99"), "/accounts/login/", PASSWORD
+    )
+    assert locked.status_code == 429
+
+
+def test_trusted_proxy_count_takes_the_forwarded_client(rf, settings):
+    from artstudio_site.proxy import client_ip
+
+    request = rf.get(
+        "/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="1.2.3.4, 198.51.100.7"
+    )
+    settings.STUDIO_TRUSTED_PROXY_COUNT = 0
+    assert client_ip(request) == "10.0.0.2"
+    settings.STUDIO_TRUSTED_PROXY_COUNT = 1
+    assert client_ip(request) == "198.51.100.7"
+    settings.STUDIO_TRUSTED_PROXY_COUNT = 2
+    assert client_ip(request) == "1.2.3.4"
+
+
+# ------------------------------------------------------- what is served --
+
+
+@pytest.fixture
+def done_artwork(owner, queue, run_worker):
+    import processing
+    from gallery import services
+    from tests.conftest import upload_file as make_upload
+
+    data = image_bytes("PNG") + b"<html><script>alert(1)</script>"
+    (artwork,) = services.artworks_create(
+        owner,
+        make_upload(data, "photo.png", "image/png"),
+        processing.inspect(data),
+        [services.Recipe("pencil", processing.validate_params("pencil", {}))],
+    )
+    run_worker()
+    artwork.refresh_from_db()
+    assert artwork.status == "done"
+    return artwork
+
+
+@pytest.mark.django_db(transaction=True)
+def test_served_files_are_images_with_nosniff(owner_client, done_artwork):
+    for kind in ("original", "result", "thumbnail"):
+        response = owner_client.get(
+            reverse("gallery:artwork_media", args=[done_artwork.pk, kind])
+        )
+        assert response.status_code == 200
+        assert response["Content-Type"].startswith("image/"), kind
+        assert response["X-Content-Type-Options"] == "nosniff"
+        body = b"".join(response.streaming_content)
+        if kind != "original":
+            # The HTML appended to the upload does not survive re-encoding.
+            assert b"<script" not in body
+            assert Image.open(io.BytesIO(body)).format == "JPEG"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_original_of_a_public_artwork_stays_with_its_owner(
+    owner_client, other_client, done_artwork
+):
+    anonymous = Client()
+    done_artwork.public = True
+    done_artwork.save(update_fields=["public"])
+    url = reverse("gallery:artwork_media", args=[done_artwork.pk, "original"])
+    assert owner_client.get(url).status_code == 200
+    assert other_client.get(url).status_code == 404
+    assert anonymous.get(url).status_code == 404
+    result = reverse("gallery:artwork_media", args=[done_artwork.pk, "result"])
+    assert other_client.get(result).status_code == 200
+    page = other_client.get(done_artwork.get_absolute_url()).content.decode()
+    assert url not in page
+
+
+def test_lockout_and_limit_messages_are_json_for_the_api(owner_client, settings):
+    settings.STUDIO_UPLOAD_RATE = 1
+    owner_client.post("/api/artworks/", {"style": "pencil", "image": upload_file(b"")})
+    response = owner_client.post(
+        "/api/artworks/", {"style": "pencil", "image": upload_file()}
+    )
+    assert response.status_code == 429
+    assert json.loads(response.content)["error"]
