@@ -1,20 +1,42 @@
 // Polls the JSON status endpoint of every unfinished artwork on the page and
-// updates its badge and progress bar; the artwork page reloads once done.
+// updates its badge, progress bar, stage, queue position and ETA; the artwork
+// page and gallery cards reload once the artwork is finished.
 (function () {
   "use strict";
   var POLL_MS = 1500;
+  var labelsEl = document.getElementById("stage-labels");
+  var labels = labelsEl ? JSON.parse(labelsEl.textContent) : {};
+  var lang = document.documentElement.lang || "en";
+  var numbers = new Intl.NumberFormat(lang);
+
+  function fill(template, n) { return template.replace("%(n)s", n); }
+
+  function setText(el, selector, text) {
+    var target = el.querySelector(selector);
+    if (target) { target.textContent = text; }
+  }
 
   function update(el, data) {
     var badge = el.querySelector('[data-role="status"]') ||
       (el.classList.contains("artwork") ? document.querySelector('.page-head [data-role="status"]') : null);
     if (badge) {
       badge.className = "badge badge-" + data.status;
-      badge.textContent = data.status_label || data.status;
+      badge.textContent = labels[data.status] || data.status;
     }
     var bar = el.querySelector('[data-role="progress"]');
     if (bar) { bar.value = data.progress || 0; }
-    var stage = el.querySelector('[data-role="stage"]');
-    if (stage && data.stage) { stage.textContent = data.stage_label || data.stage; }
+    if (data.stage) { setText(el, '[data-role="stage"]', labels[data.stage] || data.stage); }
+    // queue_position and eta_seconds may be absent or null: show them only
+    // when the server knows them.
+    var queueText = "", etaText = "";
+    if (data.queue_position) {
+      queueText = fill(labels.queue_position || "#%(n)s", numbers.format(data.queue_position));
+    }
+    if (data.eta_seconds) {
+      etaText = fill(labels.eta || "%(n)s s", numbers.format(Math.max(1, Math.round(data.eta_seconds))));
+    }
+    setText(el, '[data-role="queue"]', queueText);
+    setText(el, '[data-role="eta"]', etaText);
   }
 
   function poll(el) {
@@ -38,11 +60,5 @@
   document.querySelectorAll("[data-status-url]").forEach(function (el) {
     if (el.classList.contains("artwork") && !el.hasAttribute("data-reload-when-done")) { return; }
     poll(el);
-  });
-
-  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
-    form.addEventListener("submit", function (event) {
-      if (!window.confirm(form.getAttribute("data-confirm"))) { event.preventDefault(); }
-    });
   });
 })();

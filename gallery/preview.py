@@ -1,0 +1,200 @@
+"""Live previews and style sample images, rendered synchronously in the web
+process.
+
+A preview is the user's own photo scaled to a long side of at most
+``PREVIEW_LONG_SIDE`` pixels, rendered with the chosen recipe and encoded as
+JPEG. Answers are cached by recipe (source content hash + style + parameters
++ engine version) in Django's cache, and every user gets a small per-minute
+budget so that a script cannot turn the web process into a render farm.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from django.conf import settings
+from django.core.cache import cache
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+import processing
+
+logger = logging.getLogger(__name__)
+
+PREVIEW_LONG_SIDE = 512
+SAMPLE_SIZE = (360, 270)
+SOURCE_TIMEOUT = 3600
+
+
+@dataclass(frozen=True)
+class RateLimited(Exception):
+    """The user spent the preview budget of the current minute."""
+
+    retry_after: int
+
+
+def recipe_key(content_hash: str, style: str, params: dict) -> str:
+    """A stable key for "these source bytes, this style, these parameters"."""
+    recipe = json.dumps(
+        [content_hash, style, params, processing.ENGINE_VERSION, PREVIEW_LONG_SIDE],
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(recipe.encode()).hexdigest()
+
+
+def check_rate(user_id: int, *, now: float | None = None) -> None:
+    """Count one preview against the user's budget; raise RateLimited if over.
+
+    A fixed one-minute window counted in the cache: cheap, shared by every web
+    process once the cache is Redis, and self-expiring.
+    """
+    limit = settings.STUDIO_PREVIEW_RATE
+    now = time.time() if now is None else now
+    window = int(now // 60)
+    key = f"preview-rate:{user_id}:{window}"
+    cache.add(key, 0, timeout=120)
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        # The key expired between add() and incr(): start the window again.
+        cache.set(key, 1, timeout=120)
+        count = 1
+    if count > limit:
+        raise RateLimited(retry_after=max(1, math.ceil((window + 1) * 60 - now)))
+
+
+def _small_source(content_hash: str, load: Callable[[], bytes]) -> np.ndarray:
+    """Decode to at most PREVIEW_LONG_SIDE on the long side, cached by content.
+
+    Decoding a 12 MP JPEG costs more than rendering the preview itself, so the
+    small source is kept (as a lossless PNG) for the next slider move.
+    """
+    key = f"preview-src:{content_hash}"
+    cached = cache.get(key)
+    if cached is not None:
+        image = cv2.imdecode(np.frombuffer(cached, np.uint8), cv2.IMREAD_COLOR)
+        if image is not None:
+            return image
+    # work_pixels is a pixel budget, not a side: ask for the square budget
+    # (JPEG draft decoding makes this cheap), then cap the long side exactly.
+    image = processing.decode(
+        load(),
+        max_pixels=settings.STUDIO_MAX_PIXELS,
+        work_pixels=PREVIEW_LONG_SIDE * PREVIEW_LONG_SIDE,
+    )
+    image = processing.make_thumbnail(image, PREVIEW_LONG_SIDE)
+    cache.set(key, processing.encode(image, "png"), timeout=SOURCE_TIMEOUT)
+    return image
+
+
+def render_preview(
+    content_hash: str, load: Callable[[], bytes], style: str, params: dict
+) -> tuple[bytes, bool]:
+    """Return ``(jpeg_bytes, from_cache)`` for one recipe.
+
+    ``content_hash`` is the sha256 of the source bytes and ``load`` returns
+    those bytes; it is only called on a cache miss, so a cached preview of a
+    stored photo never touches storage. Raises ``processing.InvalidImage``
+    for an unreadable photo and ``ValueError`` for a bad style or parameter.
+    """
+    values = processing.validate_params(style, params)
+    key = f"preview:{recipe_key(content_hash, style, values)}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached, True
+    image = _small_source(content_hash, load)
+    rendered = processing.render(image, style, **values)
+    jpeg = processing.encode(rendered, "jpeg", 85)
+    cache.set(key, jpeg, timeout=settings.STUDIO_PREVIEW_CACHE_SECONDS)
+    return jpeg, False
+
+
+# Style samples ---------------------------------------------------------------
+
+
+def sample_scene(width: int = SAMPLE_SIZE[0], height: int = SAMPLE_SIZE[1]):
+    """A small landscape drawn in code: sky, sun, hills, a house and a tree.
+
+    Procedural, so the sample cards show what our engine does to a photo-like
+    scene without shipping anybody's photograph. Returns BGR uint8.
+    """
+    rng = np.random.default_rng(7)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    img = np.zeros((height, width, 3), np.float32)
+    t = y / height
+    # Sky: blue at the top fading to a warm horizon (BGR).
+    img[...] = np.stack(
+        [235 - 60 * t, 190 - 20 * t, 120 + 110 * t], axis=-1
+    )  # fmt: skip
+    sun = (x - width * 0.78) ** 2 + (y - height * 0.22) ** 2 < (height * 0.1) ** 2
+    img[sun] = (90, 215, 255)
+    far = y > height * (0.55 + 0.06 * np.sin(x / width * 6.0))
+    img[far] = (120, 140, 95)
+    near = y > height * (0.68 + 0.05 * np.cos(x / width * 4.0 + 1.0))
+    img[near] = np.stack(
+        [40 + 20 * np.sin(x / 9.0), 150 + 25 * np.cos(y / 7.0), 70 + 0 * x], axis=-1
+    )[near]
+    # A house with a red roof and a window.
+    hx, hy, hw, hh = (
+        int(width * 0.2),
+        int(height * 0.5),
+        int(width * 0.22),
+        int(height * 0.2),
+    )
+    img[hy : hy + hh, hx : hx + hw] = (200, 225, 240)
+    roof = (
+        (y < hy)
+        & (y > hy - hh * 0.7)
+        & (np.abs(x - (hx + hw / 2)) < (y - (hy - hh * 0.7)) * 1.3)
+    )
+    img[roof] = (50, 50, 190)
+    img[hy + hh // 4 : hy + hh // 2, hx + hw // 5 : hx + hw // 5 + hw // 4] = (
+        90,
+        60,
+        40,
+    )
+    # A tree: trunk and round crown.
+    tx = int(width * 0.6)
+    img[int(height * 0.5) : int(height * 0.75), tx - 4 : tx + 4] = (30, 60, 90)
+    crown = (x - tx) ** 2 + (y - height * 0.45) ** 2 < (height * 0.13) ** 2
+    img[crown] = (50, 130, 40)
+    # A little grain, then the slight softness of a real lens: flat synthetic
+    # colours with hard aliased edges would exaggerate the edge-driven styles.
+    img += rng.normal(0, 1.5, img.shape)
+    img = cv2.GaussianBlur(img, (0, 0), 1.2)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def sample_name(style: str) -> str:
+    return f"style-samples/{processing.ENGINE_VERSION}/{style}.jpg"
+
+
+def style_sample(style: str) -> bytes:
+    """The JPEG sample of a style, rendered by the engine at first use.
+
+    Stored under the engine version, so a new engine renders fresh samples.
+    Raises KeyError for an unknown style.
+    """
+    spec = processing.STYLES[style]
+    name = sample_name(style)
+    try:
+        with default_storage.open(name, "rb") as handle:
+            return handle.read()
+    except (FileNotFoundError, OSError):
+        pass
+    rendered = processing.render(sample_scene(), spec.slug, **spec.defaults())
+    data = processing.encode(rendered, "jpeg", 85)
+    saved = default_storage.save(name, ContentFile(data))
+    if saved != name:
+        # Another request stored it first; keep one copy only.
+        default_storage.delete(saved)
+    return data
