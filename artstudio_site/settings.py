@@ -7,6 +7,7 @@ off) refuses to start without a real ``SECRET_KEY`` and ``ALLOWED_HOSTS``.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
@@ -44,19 +45,27 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_rq",
+    "axes",
+    "csp",
     "gallery",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Before anything reads the body (CSRF's process_view does): refuses an
+    # oversized or chunked-oversized body with 413 while it is still streaming.
+    "artstudio_site.uploads.RequestBodyLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into its page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "artstudio_site.urls"
@@ -118,6 +127,24 @@ EMBEDDED_REDIS_SOCKET = VAR_DIR / "redis" / "redis.sock"
 REDIS_URL = env_str("REDIS_URL") or f"unix://{EMBEDDED_REDIS_SOCKET}?db=0"
 REDIS_SOCKET_TIMEOUT = env_int("STUDIO_REDIS_TIMEOUT", 2, minimum=1)
 
+# Cache: Redis, so that rate limits and cached previews are shared by every
+# gunicorn worker and every machine. The backend is Django's own RedisCache
+# with errors turned into misses (see artstudio_site/cache.py): a Redis outage
+# lets requests through un-limited instead of answering 500.
+CACHES = {
+    "default": {
+        "BACKEND": "artstudio_site.cache.ResilientRedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env_str("STUDIO_CACHE_PREFIX", "studio"),
+        "TIMEOUT": 300,
+        "OPTIONS": {
+            # A cache lookup sits in the request path: give up quickly.
+            "socket_timeout": 0.5,
+            "socket_connect_timeout": 0.5,
+        },
+    }
+}
+
 # App settings.
 STUDIO_MAX_UPLOAD_BYTES = env_int(
     "STUDIO_MAX_UPLOAD_BYTES", 40 * 1024 * 1024, minimum=1024
@@ -129,6 +156,43 @@ STUDIO_RESULT_QUALITY = env_int("STUDIO_RESULT_QUALITY", 92, minimum=1)
 STUDIO_THUMBNAIL_SIZE = env_int("STUDIO_THUMBNAIL_SIZE", 480, minimum=16)
 STUDIO_PAGE_SIZE = env_int("STUDIO_PAGE_SIZE", 24, minimum=1)
 STUDIO_QUEUE = env_str("STUDIO_QUEUE", "default")
+# Moderation and cleanup (gallery/retention.py, quotas.py; `cleanup_media`).
+# Originals and artworks older than this many days are deleted (0 = keep
+# forever); failed artworks after STUDIO_FAILED_RETENTION_DAYS (0 = keep).
+STUDIO_RETENTION_DAYS = env_int("STUDIO_RETENTION_DAYS", 0, minimum=0)
+STUDIO_FAILED_RETENTION_DAYS = env_int("STUDIO_FAILED_RETENTION_DAYS", 7, minimum=0)
+# Files no row references are deleted once older than this (uploads in flight
+# write their file before their row).
+STUDIO_ORPHAN_GRACE_HOURS = env_int("STUDIO_ORPHAN_GRACE_HOURS", 1, minimum=1)
+# Per-user quotas (0 = no limit); a Profile row can override them per user.
+STUDIO_QUOTA_PHOTOS = env_int("STUDIO_QUOTA_PHOTOS", 500, minimum=0)
+STUDIO_QUOTA_BYTES = env_int("STUDIO_QUOTA_BYTES", 500 * 1024 * 1024, minimum=0)
+# Job pipeline (gallery/jobs.py, recovery.py, backpressure.py; README "Jobs").
+# Transient faults (DB/Redis/storage connection errors, a killed worker) are
+# retried STUDIO_JOB_RETRIES times after these delays (seconds); no artwork
+# is started more than STUDIO_JOB_MAX_ATTEMPTS times in all.
+STUDIO_JOB_RETRIES = env_int("STUDIO_JOB_RETRIES", 3, minimum=0)
+STUDIO_JOB_RETRY_DELAYS = [
+    int(v) for v in env_list("STUDIO_JOB_RETRY_DELAYS", ["5", "30", "120"])
+]
+STUDIO_JOB_MAX_ATTEMPTS = env_int("STUDIO_JOB_MAX_ATTEMPTS", 4, minimum=1)
+# A worker whose heartbeat is older than this is dead (rq beats every 30 s
+# during a job); its started job is recovered by the sweeper.
+STUDIO_WORKER_DEAD_AFTER = env_int("STUDIO_WORKER_DEAD_AFTER", 120, minimum=5)
+STUDIO_SWEEP_INTERVAL = env_int("STUDIO_SWEEP_INTERVAL", 60, minimum=1)
+# Backpressure: unfinished artworks per user, and queued artworks in all.
+STUDIO_MAX_UNFINISHED_PER_USER = env_int(
+    "STUDIO_MAX_UNFINISHED_PER_USER", 20, minimum=1
+)
+STUDIO_MAX_QUEUE_DEPTH = env_int("STUDIO_MAX_QUEUE_DEPTH", 500, minimum=1)
+# /readyz thresholds.
+STUDIO_READY_MAX_QUEUE_AGE = env_int("STUDIO_READY_MAX_QUEUE_AGE", 900, minimum=1)
+STUDIO_READY_MIN_FREE_MB = env_int("STUDIO_READY_MIN_FREE_MB", 500, minimum=0)
+# Live preview: renders per user per minute, and how long a preview is cached.
+STUDIO_PREVIEW_RATE = env_int("STUDIO_PREVIEW_RATE", 120, minimum=1)
+STUDIO_PREVIEW_CACHE_SECONDS = env_int("STUDIO_PREVIEW_CACHE_SECONDS", 3600, minimum=1)
+# Upload POSTs (page and API) per user per minute, counted in Redis.
+STUDIO_UPLOAD_RATE = env_int("STUDIO_UPLOAD_RATE", 30, minimum=1)
 
 RQ_QUEUES = {
     STUDIO_QUEUE: {
@@ -178,6 +242,49 @@ STORAGES = {
 }
 WHITENOISE_MAX_AGE = 31536000 if not DEBUG else 0
 
+# STUDIO_STORAGE=s3 puts originals, results and thumbnails in an S3-compatible
+# bucket (django-storages). Owners get short-lived signed URLs (the media view
+# checks access, then redirects), and workers on other machines need only the
+# database, Redis and these bucket settings: no shared disk.
+STUDIO_STORAGE = env_str("STUDIO_STORAGE", "local").lower()
+STUDIO_S3_BUCKET = env_str("STUDIO_S3_BUCKET")
+STUDIO_S3_ENDPOINT_URL = env_str("STUDIO_S3_ENDPOINT_URL")
+STUDIO_S3_REGION = env_str("STUDIO_S3_REGION", "us-east-1")
+STUDIO_S3_URL_EXPIRY = env_int("STUDIO_S3_URL_EXPIRY", 300, minimum=10)
+if STUDIO_STORAGE not in {"local", "s3"}:
+    raise ImproperlyConfigured(
+        f"STUDIO_STORAGE must be 'local' or 's3', got {STUDIO_STORAGE!r}"
+    )
+if STUDIO_STORAGE == "s3":
+    if not STUDIO_S3_BUCKET:
+        raise ImproperlyConfigured(
+            "STUDIO_S3_BUCKET must be set when STUDIO_STORAGE=s3."
+        )
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": STUDIO_S3_BUCKET,
+            "endpoint_url": STUDIO_S3_ENDPOINT_URL or None,
+            "region_name": STUDIO_S3_REGION,
+            # Empty keys: boto3's own chain (instance role, AWS_* variables).
+            "access_key": env_str("STUDIO_S3_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("STUDIO_S3_SECRET_ACCESS_KEY") or None,
+            # Private objects, reachable only through signed URLs that expire.
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": STUDIO_S3_URL_EXPIRY,
+            "signature_version": "s3v4",
+            # Generated names are unique; never silently replace an object.
+            "file_overwrite": False,
+            # Path style works with every S3-compatible server (MinIO, Ceph,
+            # moto) without wildcard DNS; AWS itself takes either.
+            "addressing_style": env_str(
+                "STUDIO_S3_ADDRESSING_STYLE",
+                "path" if STUDIO_S3_ENDPOINT_URL else "virtual",
+            ),
+        },
+    }
+
 # Uploads larger than this go to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
@@ -192,6 +299,87 @@ SECURE_REFERRER_POLICY = "same-origin"
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
+    # Pages' scripts read the token from the form's csrfmiddlewaretoken
+    # field, never from document.cookie, so the cookie can be HttpOnly.
+    CSRF_COOKIE_HTTPONLY = True
+
+# HTTPS. Django only trusts a proxy's "this was HTTPS" header when the operator
+# names it (STUDIO_PROXY_SSL_HEADER=X-Forwarded-Proto, value "https" unless
+# given as Header=value); otherwise any client could send that header and be
+# treated as secure. gunicorn.conf.py leaves the scheme to this setting alone.
+_proxy_ssl_header = env_str("STUDIO_PROXY_SSL_HEADER")
+if _proxy_ssl_header:
+    _header, _, _value = _proxy_ssl_header.partition("=")
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + _header.strip().upper().replace("-", "_"),
+        _value.strip() or "https",
+    )
+# HSTS is only sent on HTTPS responses (SecurityMiddleware checks is_secure).
+SECURE_HSTS_SECONDS = env_int(
+    "STUDIO_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("STUDIO_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("STUDIO_HSTS_PRELOAD", False)
+SECURE_SSL_REDIRECT = env_bool("STUDIO_SSL_REDIRECT", not DEBUG)
+# Container and load-balancer health checks speak plain HTTP to the process.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SILENCED_SYSTEM_CHECKS = [
+    # HSTS preload is a commitment to browser vendors' lists that only the
+    # operator can make for a domain; STUDIO_HSTS_PRELOAD=1 opts in.
+    "security.W021",
+]
+
+# Content-Security-Policy (django-csp 4.x). No inline script or style
+# anywhere: pages load /static/ files only. Signed bucket URLs are images
+# served from the bucket's origin, so that origin is allowed for img-src.
+_media_origins: list[str] = []
+if STUDIO_STORAGE == "s3":
+    from urllib.parse import urlsplit
+
+    if STUDIO_S3_ENDPOINT_URL:
+        _endpoint = urlsplit(STUDIO_S3_ENDPOINT_URL)
+        _media_origins.append(f"{_endpoint.scheme}://{_endpoint.netloc}")
+    else:
+        _media_origins += [
+            f"https://{STUDIO_S3_BUCKET}.s3.amazonaws.com",
+            f"https://{STUDIO_S3_BUCKET}.s3.{STUDIO_S3_REGION}.amazonaws.com",
+        ]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:", *_media_origins],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# Login brute force (django-axes): after STUDIO_LOGIN_FAILURE_LIMIT wrong
+# passwords for one username from one address, that pair is locked out for
+# STUDIO_LOGIN_COOLOFF_MINUTES, on the site login and the admin login alike.
+# Counted in the database, so every gunicorn worker and machine agrees.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("STUDIO_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(
+    minutes=env_int("STUDIO_LOGIN_COOLOFF_MINUTES", 15, minimum=1)
+)
+# Username and address together: one attacker cannot lock a victim out from
+# elsewhere, and many users behind one NAT do not lock each other out.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The client address: REMOTE_ADDR, or X-Forwarded-For only behind the number
+# of trusted proxies the operator declares (a client can forge the header).
+AXES_CLIENT_IP_CALLABLE = "artstudio_site.proxy.client_ip"
+STUDIO_TRUSTED_PROXY_COUNT = env_int("STUDIO_TRUSTED_PROXY_COUNT", 0, minimum=0)
 
 LOGGING = {
     "version": 1,

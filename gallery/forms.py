@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Callable
 
 from django import forms
 from django.conf import settings
@@ -110,6 +112,147 @@ class ArtworkRequestForm(forms.Form):
 
     def first_error(self) -> tuple[str, str]:
         """The first error as (field, message), for the JSON API."""
+        for field, errors in self.errors.items():
+            return ("" if field == "__all__" else field), str(errors[0])
+        return "", ""
+
+
+class PhotoArtworkRequestForm(ArtworkRequestForm):
+    """New artworks of a photo the user already uploaded (remix).
+
+    Same fields and answers as :class:`ArtworkRequestForm`, with ``photo``
+    (the id of one of the user's photos) instead of a file.
+    """
+
+    image = None
+    photo = forms.IntegerField(
+        label=_("Photo"),
+        min_value=1,
+        error_messages={
+            "required": _("Choose a photo."),
+            "invalid": _("photo must be the id of one of your photos."),
+        },
+    )
+
+    def __init__(self, owner, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+
+    def clean_photo(self):
+        from gallery.models import Photo
+
+        photo = Photo.objects.filter(
+            pk=self.cleaned_data["photo"], owner_id=self.owner.pk
+        ).first()
+        if photo is None:
+            # Someone else's id reads exactly like a missing one.
+            raise forms.ValidationError(_("No such photo."))
+        return photo
+
+
+class PreviewForm(forms.Form):
+    """One live-preview request: a photo (own id or small upload), one style
+    and its parameters as a JSON object."""
+
+    photo = forms.IntegerField(required=False, min_value=1)
+    image = forms.FileField(required=False)
+    style = forms.ChoiceField(
+        choices=STYLE_CHOICES,
+        error_messages={
+            "required": _("Choose a style."),
+            "invalid_choice": _("Unknown style."),
+        },
+    )
+    params = forms.CharField(required=False)
+
+    def __init__(self, owner, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+
+    def clean_image(self):
+        upload = self.cleaned_data.get("image")
+        if upload is not None and upload.size > settings.STUDIO_MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(
+                _("The file is %(size)s; the limit is %(limit)s.")
+                % {
+                    "size": filesizeformat(upload.size),
+                    "limit": filesizeformat(settings.STUDIO_MAX_UPLOAD_BYTES),
+                }
+            )
+        return upload
+
+    def clean_params(self):
+        raw = (self.cleaned_data.get("params") or "").strip()
+        if not raw:
+            return {}
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = None
+        if not isinstance(value, dict):
+            raise forms.ValidationError(
+                _("params must be a JSON object: {name: value}.")
+            )
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        from gallery.models import Photo
+
+        photo_id, upload = cleaned.get("photo"), cleaned.get("image")
+        if self.errors:
+            return cleaned
+        if (photo_id is None) == (upload is None):
+            raise forms.ValidationError(_("Send either a photo id or an image."))
+        if photo_id is not None:
+            photo = Photo.objects.filter(pk=photo_id, owner_id=self.owner.pk).first()
+            if photo is None:
+                self.add_error("photo", _("No such photo."))
+                return cleaned
+            cleaned["source"] = photo
+        try:
+            cleaned["params"] = processing.validate_params(
+                cleaned["style"], cleaned.get("params")
+            )
+        except ValueError as exc:
+            self.add_error("params", str(exc))
+        return cleaned
+
+    def source(self) -> tuple[str, Callable[[], bytes]]:
+        """``(content_hash, load)`` of the photo to preview."""
+        photo = self.cleaned_data.get("source")
+        if photo is not None:
+
+            def load() -> bytes:
+                with photo.original.open("rb") as handle:
+                    return handle.read()
+
+            return photo.content_hash, load
+        upload = self.cleaned_data["image"]
+        upload.seek(0)
+        data = upload.read()
+        return hashlib.sha256(data).hexdigest(), lambda: data
+
+    def first_error(self) -> tuple[str, str]:
+        for field, errors in self.errors.items():
+            return ("" if field == "__all__" else field), str(errors[0])
+        return "", ""
+
+
+class ReportForm(forms.Form):
+    """A user's report of someone else's public artwork."""
+
+    reason = forms.CharField(
+        label=_("What is wrong with it?"),
+        max_length=1000,
+        strip=True,
+        error_messages={
+            "required": _("Please say what is wrong with this artwork."),
+            "max_length": _("Please keep the reason under 1000 characters."),
+        },
+    )
+
+    def first_error(self) -> tuple[str, str]:
         for field, errors in self.errors.items():
             return ("" if field == "__all__" else field), str(errors[0])
         return "", ""

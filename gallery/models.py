@@ -79,7 +79,10 @@ class Photo(models.Model):
     class Meta:
         ordering = ["-created", "-id"]
         indexes = [
-            models.Index(fields=["owner", "-created"], name="photo_owner_created")
+            models.Index(fields=["owner", "-created"], name="photo_owner_created"),
+            # "Is this stored file still referenced?" (gallery/files.py,
+            # cleanup_media) runs on every delete and per batch of files.
+            models.Index(fields=["original"], name="photo_original"),
         ]
         verbose_name = _("photo")
         verbose_name_plural = _("photos")
@@ -146,6 +149,9 @@ class Artwork(models.Model):
             models.Index(fields=["owner", "-created"], name="artwork_owner_created"),
             models.Index(fields=["public", "-created"], name="artwork_public_created"),
             models.Index(fields=["status", "queued_at"], name="artwork_status_queued"),
+            # Reference checks before deleting a (possibly shared) file.
+            models.Index(fields=["result"], name="artwork_result"),
+            models.Index(fields=["thumbnail"], name="artwork_thumbnail"),
         ]
         verbose_name = _("artwork")
         verbose_name_plural = _("artworks")

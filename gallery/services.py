@@ -19,9 +19,11 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from redis.exceptions import RedisError
 
 import processing
+from gallery import backpressure, dedup, quotas
 from gallery.models import Artwork, Photo
 
 logger = logging.getLogger(__name__)
@@ -72,8 +74,13 @@ def artworks_create(
 
     The original is written to storage first; if anything after that fails
     the file is removed again, so a failed upload leaves nothing behind. The
-    render jobs are enqueued only once the rows are committed.
+    render jobs are enqueued only once the rows are committed. Backpressure
+    refuses the upload (``UploadRefused``) before anything is written; an
+    identical recipe that is already done is reused, not rendered again.
     """
+    recipes = list(recipes)
+    backpressure.check_upload(owner, len(recipes))
+    quotas.check_upload(owner, upload.size)
     data, content_hash = _read_upload(upload)
     suffix = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif"}.get(
         info.format, ".heic"
@@ -100,15 +107,84 @@ def artworks_create(
                     params=recipe.params,
                     engine_version=processing.ENGINE_VERSION,
                     queued_at=now,
+                    **dedup.initial_fields(
+                        content_hash,
+                        recipe.style,
+                        recipe.params,
+                        processing.ENGINE_VERSION,
+                    ),
                 )
                 for recipe in recipes
             ]
             for artwork in artworks:
-                transaction.on_commit(lambda pk=artwork.pk: enqueue_render(pk))
+                if artwork.status == Artwork.Status.QUEUED:
+                    transaction.on_commit(lambda pk=artwork.pk: enqueue_render(pk))
     except BaseException:
         default_storage.delete(photo.original.name)
         raise
     return artworks
+
+
+def artworks_create_from_photo(owner, photo: Photo, recipes: Iterable[Recipe]):
+    """Queue new artworks of a photo the owner already uploaded ("remix").
+
+    No file is written: the new rows point at the stored original, so a remix
+    costs no storage until its result is rendered.
+    """
+    if photo.owner_id != owner.pk:
+        raise PermissionError("not your photo")
+    recipes = list(recipes)
+    # Same refusals as an upload: the queue cap, and a full quota (results
+    # still take space even though the photo is not stored twice).
+    backpressure.check_upload(owner, len(recipes))
+    usage = quotas.usage_for(owner)
+    if usage.has_byte_limit and usage.bytes_used >= usage.max_bytes:
+        raise UploadRefused(
+            gettext("Your storage is full. Delete some artworks to make new ones."),
+            status=413,
+        )
+    with transaction.atomic():
+        now = timezone.now()
+        artworks = [
+            Artwork.objects.create(
+                photo=photo,
+                owner=owner,
+                style=recipe.style,
+                params=recipe.params,
+                engine_version=processing.ENGINE_VERSION,
+                queued_at=now,
+            )
+            for recipe in recipes
+        ]
+        for artwork in artworks:
+            transaction.on_commit(lambda pk=artwork.pk: enqueue_render(pk))
+    return artworks
+
+
+def artwork_retry(artwork: Artwork) -> bool:
+    """Queue a failed artwork again; False when it is not (or no longer) failed.
+
+    The row goes back to queued in one conditional UPDATE, so two clicks on
+    "retry" enqueue one job, and a done artwork is never reset. The attempt
+    counter starts again because the owner asked for a fresh try.
+    """
+    with transaction.atomic():
+        changed = Artwork.objects.filter(
+            pk=artwork.pk, status=Artwork.Status.FAILED
+        ).update(
+            status=Artwork.Status.QUEUED,
+            error="",
+            job_id="",
+            attempts=0,
+            queued_at=timezone.now(),
+            started_at=None,
+            finished_at=None,
+        )
+        if changed:
+            transaction.on_commit(lambda: enqueue_render(artwork.pk))
+    if changed:
+        artwork.refresh_from_db()
+    return bool(changed)
 
 
 def enqueue_render(artwork_id: int) -> str | None:
@@ -118,7 +194,7 @@ def enqueue_render(artwork_id: int) -> str | None:
     job id; ``recover_jobs`` enqueues it once Redis is back, so the upload
     never fails because of the queue.
     """
-    from gallery.jobs import render_artwork
+    from gallery.jobs import render_artwork, render_job_options
 
     job_id = f"artwork-{artwork_id}-{uuid.uuid4().hex[:12]}"
     try:
@@ -126,8 +202,8 @@ def enqueue_render(artwork_id: int) -> str | None:
             render_artwork,
             artwork_id,
             job_id=job_id,
-            job_timeout=settings.STUDIO_JOB_TIMEOUT,
             description=f"render artwork {artwork_id}",
+            **render_job_options(),  # timeout, retry, failure callbacks
         )
     except RedisError as exc:
         logger.warning("could not enqueue artwork %s, will retry: %s", artwork_id, exc)
@@ -166,6 +242,9 @@ def artwork_store_result(artwork: Artwork, result: bytes, thumbnail: bytes) -> b
         status=Artwork.Status.DONE,
         result=result_name,
         thumbnail=thumb_name,
+        # Recorded so quotas and the admin's storage figures need no storage calls.
+        result_bytes=len(result),
+        thumbnail_bytes=len(thumbnail),
         error="",
         finished_at=timezone.now(),
     )
@@ -194,22 +273,98 @@ def artwork_set_public(artwork: Artwork, public: bool) -> None:
     artwork.save(update_fields=["public"])
 
 
-def _delete_files_on_commit(names: list[str]) -> None:
-    def delete() -> None:
-        for name in names:
-            if name:
-                default_storage.delete(name)
-
-    transaction.on_commit(delete)
-
-
 def artwork_delete(artwork: Artwork) -> None:
-    """Delete an artwork, its files, and its photo when no artwork is left."""
+    """Delete an artwork, and its photo when no artwork is left.
+
+    Files follow the rows (``gallery.files``): they are removed after commit
+    unless another artwork shares them.
+    """
     with transaction.atomic():
-        photo = artwork.photo
-        names = [artwork.result.name, artwork.thumbnail.name]
+        # Locking the photo serialises two deletes of its last two artworks,
+        # so one of them sees "no artwork left" and the photo cannot linger.
+        photo = Photo.objects.select_for_update().filter(pk=artwork.photo_id).first()
         artwork.delete()
-        if not photo.artworks.exists():
-            names.append(photo.original.name)
+        if photo is not None and not photo.artworks.exists():
             photo.delete()
-        _delete_files_on_commit(names)
+
+
+# Moderation --------------------------------------------------------------------
+
+
+class ReportRefused(Exception):
+    """A report that cannot be made (the reporter owns the artwork)."""
+
+
+def artwork_report(artwork: Artwork, reporter, reason: str):
+    """Record a user's report and flag the artwork for moderators.
+
+    One report per user and artwork: reporting again updates the reason. A
+    hidden artwork stays hidden (reporting must not undo a moderator).
+    """
+    from django.utils.translation import gettext
+
+    from gallery.models import Report
+
+    if artwork.owner_id == reporter.pk:
+        raise ReportRefused(gettext("You cannot report your own artwork."))
+    with transaction.atomic():
+        report, _created = Report.objects.update_or_create(
+            artwork=artwork, reporter=reporter, defaults={"reason": reason[:1000]}
+        )
+        Artwork.objects.filter(pk=artwork.pk).exclude(
+            moderation=Artwork.Moderation.HIDDEN
+        ).update(moderation=Artwork.Moderation.REPORTED)
+    artwork.refresh_from_db(fields=["moderation"])
+    return report
+
+
+def artwork_set_moderation(artwork: Artwork, state: str) -> bool:
+    """Hide an artwork, or make it visible again; False when already so."""
+    changed = (
+        Artwork.objects.filter(pk=artwork.pk)
+        .exclude(moderation=state)
+        .update(moderation=state)
+    )
+    artwork.moderation = state
+    return bool(changed)
+
+
+def artwork_rerender(artwork: Artwork) -> bool:
+    """Render a finished (done or failed) artwork again through the queue.
+
+    The row goes back to queued with the current engine and a fresh recipe
+    key (computed by the job); its old files are removed after commit unless
+    another artwork shares them. False when the artwork is queued or
+    processing already: a running job is never disturbed.
+    """
+    from gallery import files
+
+    with transaction.atomic():
+        row = (
+            Artwork.objects.select_for_update()
+            .filter(pk=artwork.pk)
+            .exclude(status__in=UNFINISHED)
+            .first()
+        )
+        if row is None:
+            return False
+        old_names = [row.result.name, row.thumbnail.name]
+        Artwork.objects.filter(pk=row.pk).update(
+            status=Artwork.Status.QUEUED,
+            result="",
+            thumbnail="",
+            result_bytes=0,
+            thumbnail_bytes=0,
+            error="",
+            job_id="",
+            attempts=0,
+            engine_version=processing.ENGINE_VERSION,
+            recipe_key="",
+            queued_at=timezone.now(),
+            started_at=None,
+            finished_at=None,
+        )
+        files.delete_unreferenced_on_commit(old_names)
+        transaction.on_commit(lambda: enqueue_render(row.pk))
+    artwork.refresh_from_db()
+    return True

@@ -18,6 +18,10 @@ urlpatterns = [
         name="artwork_visibility",
     ),
     path("artworks/<int:pk>/delete/", views.artwork_delete, name="artwork_delete"),
+    path("artworks/<int:pk>/report/", views.artwork_report, name="artwork_report"),
+    path("artworks/<int:pk>/retry/", views.artwork_retry, name="artwork_retry"),
+    path("styles/<slug:slug>/sample.jpg", views.style_sample, name="style_sample"),
+    path("api/preview/", views.api_preview, name="api_preview"),
     path(
         "media/artworks/<int:pk>/<str:kind>/", views.artwork_media, name="artwork_media"
     ),

@@ -66,6 +66,18 @@ def media_root(settings, tmp_path):
     return root
 
 
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    """Per-user rate-limit counters live in Redis and user ids are reused
+    between tests: start every test with empty budgets."""
+    from django.core.cache import cache
+
+    client = cache._cache.get_client(write=True)
+    for key in client.scan_iter(match="*rate:*", count=1000):
+        client.delete(key)
+    yield
+
+
 @pytest.fixture
 def queue():
     """The real render queue on the real Redis, emptied before the test."""

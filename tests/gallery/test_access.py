@@ -79,9 +79,12 @@ def test_anonymous_pages_redirect_to_sign_in_and_api_refuses(client, done_artwor
 
 def test_public_artwork_is_visible_but_not_editable(other_client, client, done_artwork):
     services.artwork_set_public(done_artwork, True)
+    original = reverse("gallery:artwork_media", args=[done_artwork.pk, "original"])
     for c in (other_client, client):
         for url in _private_urls(done_artwork):
-            assert c.get(url).status_code == 200, url
+            # The original is the upload as sent (EXIF, GPS): owner only.
+            expected = 404 if url == original else 200
+            assert c.get(url).status_code == expected, url
     response = other_client.post(
         reverse("gallery:artwork_delete", args=[done_artwork.pk])
     )

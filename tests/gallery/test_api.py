@@ -15,7 +15,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 ARTWORK_FIELDS = {
     "id", "style", "params", "engine_version", "status", "stage", "progress",
-    "error", "result_url", "thumbnail_url", "original_url", "public", "created",
+    "queue_position", "eta_seconds", "error", "result_url", "thumbnail_url",
+    "original_url", "public", "created",
 }  # fmt: skip
 
 

@@ -325,10 +325,13 @@ def test_worker_restarts_and_outlives_a_job_on_shutdown():
         "manage.py",
         "rqworker",
         "default",
+        "--worker-class",
+        "gallery.workers.StudioWorker",
         "--max-jobs",
         "200",
         "--with-scheduler",
     ]
+    assert worker["environment"]["GLIBC_TUNABLES"] == "glibc.malloc.hugetlb=1"
     memory = (
         worker.get("mem_limit") or worker["deploy"]["resources"]["limits"]["memory"]
     )
@@ -375,8 +378,18 @@ def test_health_checks():
     assert all_services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
     assert "pg_isready" in " ".join(all_services["postgres"]["healthcheck"]["test"])
     # The image's HTTP check would mark containers without a server unhealthy.
-    for name in ("worker", "scheduler", "migrate"):
+    for name in ("worker", "migrate"):
         assert all_services[name]["healthcheck"] == {"disable": True}
+
+
+def test_scheduler_healthcheck_is_the_web_readiness_endpoint():
+    test = services()["scheduler"]["healthcheck"]["test"]
+    assert test[0] == "CMD"
+    source = python_c_source(test[1:])
+    compile(source, "<scheduler healthcheck>", "exec")
+    assert "http://web:8000/readyz" in source
+    # The Host header must be one ALLOWED_HOSTS always keeps (see compose.yaml).
+    assert "'Host': '127.0.0.1'" in source
 
 
 def test_web_healthcheck_matches_the_image():
@@ -413,6 +426,9 @@ def test_scheduler_loop_is_valid_shell_and_runs_recover_jobs():
     script = compose_unescape(command[2])
     assert "python manage.py recover_jobs" in script
     assert "sleep 60" in script
+    # Daily storage cleanup (gallery/retention.py) inside the same loop.
+    assert "python manage.py cleanup_media" in script
+    assert "-ge 86400" in script
     shell = shutil.which("sh")
     assert shell
     result = subprocess.run([shell, "-n", "-c", script], capture_output=True)
@@ -455,6 +471,6 @@ def test_container_management_commands_exist(tmp_path):
     worker = run_manage(["rqworker", "--help"], env)
     assert worker.returncode == 0, worker.stderr
     assert "--max-jobs" in worker.stdout and "--with-scheduler" in worker.stdout
-    for command in ("recover_jobs", "migrate"):
+    for command in ("recover_jobs", "cleanup_media", "migrate"):
         result = run_manage([command, "--help"], env)
         assert result.returncode == 0, result.stderr
