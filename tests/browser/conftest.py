@@ -87,8 +87,11 @@ def worker_thread(queue):
     thread.join(timeout=30)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # Module scope, not session: Playwright's sync API keeps an asyncio loop
+    # running in this thread until it stops, and Django refuses ORM calls
+    # while one runs, so it must be gone before other test modules start.
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}; `make test` installs it.")
     from playwright.sync_api import sync_playwright
