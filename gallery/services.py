@@ -98,30 +98,40 @@ def artworks_create(
     try:
         with transaction.atomic():
             photo.save()
-            now = timezone.now()
-            artworks = [
-                Artwork.objects.create(
-                    photo=photo,
-                    owner=owner,
-                    style=recipe.style,
-                    params=recipe.params,
-                    engine_version=processing.ENGINE_VERSION,
-                    queued_at=now,
-                    **dedup.initial_fields(
-                        content_hash,
-                        recipe.style,
-                        recipe.params,
-                        processing.ENGINE_VERSION,
-                    ),
-                )
-                for recipe in recipes
-            ]
-            for artwork in artworks:
-                if artwork.status == Artwork.Status.QUEUED:
-                    transaction.on_commit(lambda pk=artwork.pk: enqueue_render(pk))
+            artworks = _queue_artworks(photo, owner, recipes)
     except BaseException:
         default_storage.delete(photo.original.name)
         raise
+    return artworks
+
+
+def _queue_artworks(photo: Photo, owner, recipes: list[Recipe]) -> list[Artwork]:
+    """Create one artwork per recipe inside the caller's transaction.
+
+    An identical recipe that is already done is reused at once (its row is
+    born done, sharing the files); the others are enqueued after commit.
+    """
+    now = timezone.now()
+    artworks = [
+        Artwork.objects.create(
+            photo=photo,
+            owner=owner,
+            style=recipe.style,
+            params=recipe.params,
+            engine_version=processing.ENGINE_VERSION,
+            queued_at=now,
+            **dedup.initial_fields(
+                photo.content_hash,
+                recipe.style,
+                recipe.params,
+                processing.ENGINE_VERSION,
+            ),
+        )
+        for recipe in recipes
+    ]
+    for artwork in artworks:
+        if artwork.status == Artwork.Status.QUEUED:
+            transaction.on_commit(lambda pk=artwork.pk: enqueue_render(pk))
     return artworks
 
 
@@ -144,21 +154,7 @@ def artworks_create_from_photo(owner, photo: Photo, recipes: Iterable[Recipe]):
             status=413,
         )
     with transaction.atomic():
-        now = timezone.now()
-        artworks = [
-            Artwork.objects.create(
-                photo=photo,
-                owner=owner,
-                style=recipe.style,
-                params=recipe.params,
-                engine_version=processing.ENGINE_VERSION,
-                queued_at=now,
-            )
-            for recipe in recipes
-        ]
-        for artwork in artworks:
-            transaction.on_commit(lambda pk=artwork.pk: enqueue_render(pk))
-    return artworks
+        return _queue_artworks(photo, owner, recipes)
 
 
 def artwork_retry(artwork: Artwork) -> bool:

@@ -317,23 +317,28 @@ def _stage_labels() -> dict[str, str]:
     }
 
 
+def _param_specs(style: processing.Style) -> list[dict]:
+    """A style's parameter spec as the API and the editor script read it."""
+    return [
+        {
+            "name": p.name,
+            "type": p.type,
+            "default": p.default,
+            "min": p.min,
+            "max": p.max,
+            "step": p.step,
+        }
+        for p in style.params
+    ]
+
+
 def _editor_config(remix: Artwork | None) -> dict:
     """Everything the upload editor script needs, as one JSON document."""
     styles = [
         {
             "slug": style.slug,
             "label": _(style.label),
-            "params": [
-                {
-                    "name": p.name,
-                    "type": p.type,
-                    "default": p.default,
-                    "min": p.min,
-                    "max": p.max,
-                    "step": p.step,
-                }
-                for p in style.params
-            ],
+            "params": _param_specs(style),
         }
         for style in processing.STYLES.values()
     ]
@@ -617,17 +622,7 @@ def api_styles(request: HttpRequest) -> JsonResponse:
             "slug": style.slug,
             "label": style.label,
             "description": style.description,
-            "params": [
-                {
-                    "name": p.name,
-                    "type": p.type,
-                    "default": p.default,
-                    "min": p.min,
-                    "max": p.max,
-                    "step": p.step,
-                }
-                for p in style.params
-            ],
+            "params": _param_specs(style),
         }
         for style in processing.STYLES.values()
     ]
