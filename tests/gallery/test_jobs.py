@@ -126,3 +126,28 @@ def test_delete_removes_files_and_photo(owner, queue, run_worker, media_root):
     services.artwork_delete(second)
     assert not Photo.objects.exists()
     assert stored_files(media_root) == []
+
+
+@pytest.mark.slow
+def test_50_megapixel_upload_is_rendered_at_the_working_size(
+    owner_client, queue, run_worker, settings
+):
+    # 8656 x 5776 = 49.997 MP, the default STUDIO_MAX_PIXELS: accepted, then
+    # rendered at STUDIO_WORK_PIXELS (12 MP) with the aspect ratio kept.
+    width, height = 8656, 5776
+    assert width * height <= settings.STUDIO_MAX_PIXELS
+    data = image_bytes(width=width, height=height, quality=80)
+    response = owner_client.post(
+        reverse("gallery:api_artworks"),
+        {"image": upload_file(data, "huge.jpg"), "style": "pencil"},
+    )
+    assert response.status_code == 202, response.content
+    run_worker()
+    artwork = Artwork.objects.get()
+    assert artwork.status == Artwork.Status.DONE, artwork.error
+    assert (artwork.photo.width, artwork.photo.height) == (width, height)
+    with artwork.result.open("rb") as fh:
+        result_size = Image.open(io.BytesIO(fh.read())).size
+    assert result_size[0] * result_size[1] <= settings.STUDIO_WORK_PIXELS
+    assert result_size[0] * result_size[1] > 0.9 * settings.STUDIO_WORK_PIXELS
+    assert abs(result_size[0] / result_size[1] - width / height) < 0.01
