@@ -2,15 +2,34 @@
 server mode): upload through the API, render by a worker process that shares
 no disk with the web process, download through the signed URL.
 
-moto does not check presigned-URL signatures or expiry (it authenticates the
-Authorization header only), so the refusal of an expired or tampered URL is
-checked by re-computing the SigV4 query signature with botocore, the way S3
-does, and by reading the expiry the URL carries.
+What the server itself checks, and what it cannot (moto 5.2.5):
+
+* Request signatures in the Authorization header ARE verified once IAM auth is
+  on (``/moto-api/reset-auth`` = INITIAL_NO_AUTH_ACTION_COUNT=0, with an IAM
+  user, policy and access key created through moto's IAM API): the web
+  process and the remote worker talk to the bucket with those keys, and a
+  client with the wrong secret gets 403 SignatureDoesNotMatch
+  (moto/core/authorization.py ``_authenticate_and_authorize_action`` ->
+  moto/iam/access_control.py ``IAMRequestBase.check_signature``).
+* A URL without any signature is refused by the server (403 on a private
+  object: moto/s3/responses.py ``_key_response``, "not authorized_request and
+  not signed_url").
+* Presigned (query-string) URLs are NOT verified by moto: ``IAMRequestBase``
+  only reads the Authorization header (a presigned GET with auth on fails with
+  KeyError 'HTTP_AUTHORIZATION', a 500 even for a valid URL), and with auth off
+  ``_key_response`` only looks for the substring "Signature=" in the URL; moto
+  has no X-Amz-Expires/X-Amz-Date check anywhere. So auth is switched off
+  while the browser-side GETs run, and the refusal of an expired or tampered
+  URL is checked by re-computing the SigV4 query signature with botocore, the
+  way S3 does, and by reading the expiry the URL carries.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
+import json
 import os
 import socket
 import subprocess
@@ -24,7 +43,9 @@ import pytest
 import requests
 from botocore.auth import S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
+from botocore.config import Config
 from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
 from django.core.files.storage import default_storage
 from PIL import Image
 
@@ -36,7 +57,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "studio-media"
-KEY_ID, SECRET = "testing-key", "testing-secret"
 REGION = "us-east-1"
 
 
@@ -44,6 +64,39 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _set_auth(endpoint: str, initial_no_auth_action_count: str) -> None:
+    """ "0": moto verifies the Authorization header of every request from now
+    on; "inf": it lets everything through (moto's default)."""
+    response = requests.post(
+        f"{endpoint}/moto-api/reset-auth",
+        data=initial_no_auth_action_count.encode(),
+        timeout=10,
+    )
+    response.raise_for_status()
+
+
+@contextlib.contextmanager
+def _presigned_gets(endpoint: str):
+    """moto cannot authenticate a presigned GET with auth on (500, see the
+    module docstring): let browser-side GETs through, then verify again."""
+    _set_auth(endpoint, "inf")
+    try:
+        yield
+    finally:
+        _set_auth(endpoint, "0")
+
+
+def _s3_client(endpoint: str, key_id: str, secret: str):
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        config=Config(signature_version="s3v4"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +119,42 @@ def s3_server():
                 if process.poll() is not None or time.monotonic() > deadline:
                     pytest.fail("moto server did not start")
                 time.sleep(0.2)
-        yield endpoint
+        # An IAM user allowed to use the bucket, and its access key: the only
+        # credentials the server accepts once auth is switched on.
+        iam = boto3.client(
+            "iam",
+            endpoint_url=endpoint,
+            region_name=REGION,
+            aws_access_key_id="bootstrap",
+            aws_secret_access_key="bootstrap",
+        )
+        iam.create_user(UserName="studio")
+        iam.put_user_policy(
+            UserName="studio",
+            PolicyName="studio-media",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "s3:*",
+                            "Resource": [
+                                f"arn:aws:s3:::{BUCKET}",
+                                f"arn:aws:s3:::{BUCKET}/*",
+                            ],
+                        }
+                    ],
+                }
+            ),
+        )
+        key = iam.create_access_key(UserName="studio")["AccessKey"]
+        _set_auth(endpoint, "0")
+        yield {
+            "endpoint": endpoint,
+            "key_id": key["AccessKeyId"],
+            "secret": key["SecretAccessKey"],
+        }
     finally:
         process.terminate()
         process.wait(10)
@@ -74,21 +162,17 @@ def s3_server():
 
 @pytest.fixture
 def s3_settings(settings, s3_server):
-    client = boto3.client(
-        "s3",
-        endpoint_url=s3_server,
-        region_name=REGION,
-        aws_access_key_id=KEY_ID,
-        aws_secret_access_key=SECRET,
-    )
+    endpoint = s3_server["endpoint"]
+    key_id, secret = s3_server["key_id"], s3_server["secret"]
+    client = _s3_client(endpoint, key_id, secret)
     client.create_bucket(Bucket=BUCKET)
     env = {
         "STUDIO_STORAGE": "s3",
         "STUDIO_S3_BUCKET": BUCKET,
-        "STUDIO_S3_ENDPOINT_URL": s3_server,
+        "STUDIO_S3_ENDPOINT_URL": endpoint,
         "STUDIO_S3_REGION": REGION,
-        "STUDIO_S3_ACCESS_KEY_ID": KEY_ID,
-        "STUDIO_S3_SECRET_ACCESS_KEY": SECRET,
+        "STUDIO_S3_ACCESS_KEY_ID": key_id,
+        "STUDIO_S3_SECRET_ACCESS_KEY": secret,
     }
     settings.STUDIO_STORAGE = "s3"
     settings.STORAGES = {
@@ -97,10 +181,10 @@ def s3_settings(settings, s3_server):
             "BACKEND": "storages.backends.s3.S3Storage",
             "OPTIONS": {
                 "bucket_name": BUCKET,
-                "endpoint_url": s3_server,
+                "endpoint_url": endpoint,
                 "region_name": REGION,
-                "access_key": KEY_ID,
-                "secret_key": SECRET,
+                "access_key": key_id,
+                "secret_key": secret,
                 "default_acl": None,
                 "querystring_auth": True,
                 "querystring_expire": settings.STUDIO_S3_URL_EXPIRY,
@@ -110,7 +194,7 @@ def s3_settings(settings, s3_server):
             },
         },
     }
-    yield {"client": client, "env": env}
+    yield {"client": client, "env": env, "endpoint": endpoint, "secret": secret}
     for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
         client.delete_object(Bucket=BUCKET, Key=item["Key"])
     client.delete_bucket(Bucket=BUCKET)
@@ -137,7 +221,7 @@ def _run_remote_worker(env_overrides: dict[str, str], tmp_path) -> None:
     assert not any((tmp_path / "other-machine" / "media").rglob("*.*"))
 
 
-def _signature_valid(url: str, secret: str = SECRET) -> bool:
+def _signature_valid(url: str, secret: str) -> bool:
     """Re-compute the SigV4 query signature as S3 does on a GET."""
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
@@ -181,6 +265,7 @@ def test_upload_render_download_through_the_bucket(
     assert keys == {artwork.photo.original.name}
     assert not any(media_root.rglob("*.*"))
 
+    # The worker signs every bucket request with the IAM key; moto checks it.
     _run_remote_worker(s3_settings["env"], tmp_path)
     artwork.refresh_from_db()
     assert artwork.status == Artwork.Status.DONE, artwork.error
@@ -194,12 +279,16 @@ def test_upload_render_download_through_the_bucket(
         assert url.startswith(s3_settings["env"]["STUDIO_S3_ENDPOINT_URL"])
         assert "X-Amz-Signature=" in url and "X-Amz-Expires=300" in url
         assert int(redirect["Cache-Control"].split("max-age=")[1]) <= 300
-        download = requests.get(url, timeout=10)
+        with _presigned_gets(s3_settings["endpoint"]):
+            download = requests.get(url, timeout=10)
+            # The same object without the signature: refused by the server.
+            unsigned = requests.get(url.split("?")[0], timeout=10)
         assert download.status_code == 200
         assert download.headers["Content-Type"].startswith("image/")
-        image = Image.open(__import__("io").BytesIO(download.content))
+        image = Image.open(io.BytesIO(download.content))
         assert image.size[0] > 0
-        assert _signature_valid(url)
+        assert unsigned.status_code == 403
+        assert _signature_valid(url, s3_settings["secret"])
         # Signed for a short time: refused 301 s later.
         now = dt.datetime.now(dt.UTC)
         assert not _expired(url, now)
@@ -208,9 +297,10 @@ def test_upload_render_download_through_the_bucket(
     download_url = owner_client.get(f"/media/artworks/{artwork.pk}/result/?download=1")[
         "Location"
     ]
-    assert "attachment" in requests.get(download_url, timeout=10).headers.get(
-        "Content-Disposition", ""
-    )
+    with _presigned_gets(s3_settings["endpoint"]):
+        attachment = requests.get(download_url, timeout=10)
+    assert attachment.status_code == 200
+    assert "attachment" in attachment.headers.get("Content-Disposition", "")
     # Someone else gets no URL at all.
     for kind in ("result", "thumbnail", "original"):
         assert (
@@ -224,7 +314,7 @@ def test_tampered_signed_url_does_not_verify(owner_client, s3_settings, queue):
     )
     artwork = Artwork.objects.get(pk=response.json()["artworks"][0]["id"])
     url = owner_client.get(f"/media/artworks/{artwork.pk}/original/")["Location"]
-    assert _signature_valid(url)
+    assert _signature_valid(url, s3_settings["secret"])
     # Another object, a longer life, another response type: one change each.
     tampered = [
         url.replace("/originals/", "/results/"),
@@ -235,5 +325,29 @@ def test_tampered_signed_url_does_not_verify(owner_client, s3_settings, queue):
     ]
     for changed in tampered:
         assert changed != url
-        assert not _signature_valid(changed)
-    assert not _signature_valid(url, secret="not-the-secret")
+        assert not _signature_valid(changed, s3_settings["secret"])
+    assert not _signature_valid(url, "not-the-secret")
+
+
+def test_bucket_refuses_requests_not_signed_with_the_key(s3_settings):
+    """Checked by the server itself: moto verifies the SigV4 Authorization
+    header against the IAM access key the app is configured with."""
+    client, endpoint = s3_settings["client"], s3_settings["endpoint"]
+    client.put_object(Bucket=BUCKET, Key="originals/probe.jpg", Body=b"x")
+    key_id = s3_settings["env"]["STUDIO_S3_ACCESS_KEY_ID"]
+    for wrong, code in [
+        (_s3_client(endpoint, key_id, "not-the-secret"), "SignatureDoesNotMatch"),
+        (_s3_client(endpoint, "AKIANOTAKEY00000000", "x"), "InvalidAccessKeyId"),
+    ]:
+        for call in (
+            lambda c=wrong: c.get_object(Bucket=BUCKET, Key="originals/probe.jpg"),
+            lambda c=wrong: c.put_object(
+                Bucket=BUCKET, Key="originals/evil", Body=b"x"
+            ),
+        ):
+            with pytest.raises(ClientError) as refused:
+                call()
+            assert refused.value.response["Error"]["Code"] == code
+            assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    keys = {o["Key"] for o in client.list_objects_v2(Bucket=BUCKET)["Contents"]}
+    assert keys == {"originals/probe.jpg"}
