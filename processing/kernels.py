@@ -162,22 +162,52 @@ def nc_load(image: np.ndarray, buf: np.ndarray) -> None:
 
 
 @numba.njit(inline="always")
-def _nc_line(px, vals, inc, radius, ct, pre):
+def _nc_sweep(ct, lo, hi, q_lo, q_hi):
+    """Advance the window pointers to the first ``ct > q_lo`` / ``ct > q_hi``."""
+    lo += ct[lo] <= q_lo
+    hi += ct[hi] <= q_hi
+    lo += ct[lo] <= q_lo
+    hi += ct[hi] <= q_hi
+    while ct[lo] <= q_lo:
+        lo += 1
+    while ct[hi] <= q_hi:
+        hi += 1
+    return lo, hi
+
+
+@numba.njit(inline="always")
+def _nc_mean(vals, pre, inv, j, lo, hi):
+    """``vals[j] = round(mean of the window lo..hi-1)`` from the prefix sums."""
+    f = inv[hi - lo]
+    vals[j, 0] = np.uint16(np.float64(np.uint32(pre[hi, 0] - pre[lo, 0])) * f + 0.5)
+    vals[j, 1] = np.uint16(np.float64(np.uint32(pre[hi, 1] - pre[lo, 1])) * f + 0.5)
+    vals[j, 2] = np.uint16(np.float64(np.uint32(pre[hi, 2] - pre[lo, 2])) * f + 0.5)
+
+
+@numba.njit(inline="always")
+def _nc_line(px, vals, inc, radius, ct, pre, inv):
     """NC box filter of one line (row or column), in place on ``vals``.
 
     ``px`` (n x 3 uint8) is the line of the original image, ``vals`` (n x 3
     uint16) the values being filtered. The domain coordinate is the float32
     ``cumsum(1 + ratio * sum_c |I[j] - I[j-1]| / 255)`` (``inc`` holds the
     increment for each integer L1 difference 0..765); pixel ``j`` becomes
-    the mean of the pixels ``k`` with ``ct[j] - r < ct[k] <= ct[j] + r``
-    (exact int64 prefix sums).
+    the mean of the pixels ``k`` with ``ct[j] - r < ct[k] <= ct[j] + r``.
+
+    Box sums are exact: uint32 prefix sums, differenced modulo 2**32 (a
+    window spans at most ``2 * r + 1`` pixels, a few hundred, of at most
+    65535 each, far below 2**32). ``ct`` has room
+    for a ``+inf`` sentinel at ``n``, so the pointer sweeps need no bound
+    check; their first two steps are branch-free (the step count varies
+    from pixel to pixel, and mispredicted branches dominate the sweep).
+    ``inv[m]`` is ``1.0 / m`` in float64, the same bits as the division.
     """
     n = px.shape[0]
     acc = np.float32(1.0)
     ct[0] = acc
-    s0 = np.int64(vals[0, 0])
-    s1 = np.int64(vals[0, 1])
-    s2 = np.int64(vals[0, 2])
+    s0 = np.uint32(vals[0, 0])
+    s1 = np.uint32(vals[0, 1])
+    s2 = np.uint32(vals[0, 2])
     pre[0, 0] = 0
     pre[0, 1] = 0
     pre[0, 2] = 0
@@ -192,54 +222,93 @@ def _nc_line(px, vals, inc, radius, ct, pre):
         )
         acc = acc + inc[k]
         ct[j] = acc
-        s0 += vals[j, 0]
-        s1 += vals[j, 1]
-        s2 += vals[j, 2]
+        s0 += np.uint32(vals[j, 0])
+        s1 += np.uint32(vals[j, 1])
+        s2 += np.uint32(vals[j, 2])
         pre[j + 1, 0] = s0
         pre[j + 1, 1] = s1
         pre[j + 1, 2] = s2
-    lo = 0
-    hi = 0
-    for j in range(n):
-        q_lo = ct[j] - radius
-        q_hi = ct[j] + radius
-        while lo < n and not ct[lo] > q_lo:
-            lo += 1
-        while hi < n and not ct[hi] > q_hi:
-            hi += 1
-        inv = 1.0 / (hi - lo)
-        vals[j, 0] = np.uint16(np.float64(pre[hi, 0] - pre[lo, 0]) * inv + 0.5)
-        vals[j, 1] = np.uint16(np.float64(pre[hi, 1] - pre[lo, 1]) * inv + 0.5)
-        vals[j, 2] = np.uint16(np.float64(pre[hi, 2] - pre[lo, 2]) * inv + 0.5)
+    ct[n] = np.float32(np.inf)
+    # Four quarters of the line swept in the same loop: each pointer step
+    # waits on the load it follows, independent chains overlap. ``ct`` is
+    # non-decreasing, so a binary search puts the pointers of a quarter's
+    # first pixel exactly where the sweep from 0 would. The last quarter
+    # also takes the n % 4 pixels left over.
+    q = n // 4
+    lo0 = 0
+    hi0 = 0
+    lo1 = np.searchsorted(ct[:n], ct[q] - radius, side="right")
+    hi1 = np.searchsorted(ct[:n], ct[q] + radius, side="right")
+    lo2 = np.searchsorted(ct[:n], ct[2 * q] - radius, side="right")
+    hi2 = np.searchsorted(ct[:n], ct[2 * q] + radius, side="right")
+    lo3 = np.searchsorted(ct[:n], ct[3 * q] - radius, side="right")
+    hi3 = np.searchsorted(ct[:n], ct[3 * q] + radius, side="right")
+    for j in range(q):
+        j1 = j + q
+        j2 = j1 + q
+        j3 = j2 + q
+        lo0, hi0 = _nc_sweep(ct, lo0, hi0, ct[j] - radius, ct[j] + radius)
+        lo1, hi1 = _nc_sweep(ct, lo1, hi1, ct[j1] - radius, ct[j1] + radius)
+        lo2, hi2 = _nc_sweep(ct, lo2, hi2, ct[j2] - radius, ct[j2] + radius)
+        lo3, hi3 = _nc_sweep(ct, lo3, hi3, ct[j3] - radius, ct[j3] + radius)
+        _nc_mean(vals, pre, inv, j, lo0, hi0)
+        _nc_mean(vals, pre, inv, j1, lo1, hi1)
+        _nc_mean(vals, pre, inv, j2, lo2, hi2)
+        _nc_mean(vals, pre, inv, j3, lo3, hi3)
+    for j in range(4 * q, n):
+        lo3, hi3 = _nc_sweep(ct, lo3, hi3, ct[j] - radius, ct[j] + radius)
+        _nc_mean(vals, pre, inv, j, lo3, hi3)
 
 
 @numba.njit(parallel=True, **_JIT)
 def nc_rows(
-    image: np.ndarray, buf: np.ndarray, inc: np.ndarray, radius: np.float32
+    image: np.ndarray,
+    buf: np.ndarray,
+    inc: np.ndarray,
+    radius: np.float32,
+    inv: np.ndarray,
+    load: bool,
 ) -> None:
-    """One horizontal NC box-filter pass over ``buf`` (HxWx3 uint16, in place)."""
+    """One horizontal NC box-filter pass over ``buf`` (HxWx3 uint16, in place).
+
+    With ``load``, each row of ``buf`` is first set to its image row in 16-bit
+    fixed point (:func:`nc_load`) while it is in cache.
+    """
     h, w = image.shape[0], image.shape[1]
     for i in numba.prange(h):
-        ct = np.empty(w, np.float32)
-        pre = np.empty((w + 1, 3), np.int64)
-        _nc_line(image[i], buf[i], inc, radius, ct, pre)
+        if load:
+            for j in range(w):
+                for c in range(3):
+                    buf[i, j, c] = np.uint16(image[i, j, c]) * np.uint16(257)
+        ct = np.empty(w + 1, np.float32)
+        pre = np.empty((w + 1, 3), np.uint32)
+        _nc_line(image[i], buf[i], inc, radius, ct, pre, inv)
 
 
 @numba.njit(parallel=True, **_JIT)
 def nc_cols(
-    image: np.ndarray, buf: np.ndarray, inc: np.ndarray, radius: np.float32
+    image: np.ndarray,
+    buf: np.ndarray,
+    inc: np.ndarray,
+    radius: np.float32,
+    inv: np.ndarray,
+    nthreads: int,
 ) -> None:
     """One vertical NC box-filter pass over ``buf`` (in place).
 
-    Strips of 16 columns are copied into column-major scratch (no transposed
-    copy of the whole image), filtered line by line, and copied back.
+    Strips of ~32 columns are copied into column-major scratch (no
+    transposed copy of the whole image), filtered line by line, and copied
+    back. ``nthreads`` is ``numba.get_num_threads()`` of the caller (a
+    kernel that calls it cannot be cached).
     """
     h, w = image.shape[0], image.shape[1]
-    strip = 16
-    nstrips = (w + strip - 1) // strip
+    # ~32 columns a strip, a multiple of the thread count of strips, sizes
+    # within one column of each other: every thread gets the same work.
+    nstrips = max(1, (w // 32 + nthreads // 2) // nthreads) * nthreads
+    nstrips = min(nstrips, w)
     for s in numba.prange(nstrips):
-        j0 = s * strip
-        sw = min(w, j0 + strip) - j0
+        j0 = s * w // nstrips
+        sw = (s + 1) * w // nstrips - j0
         px = np.empty((sw, h, 3), np.uint8)
         vals = np.empty((sw, h, 3), np.uint16)
         for i in range(h):
@@ -247,10 +316,10 @@ def nc_cols(
                 for c in range(3):
                     px[jj, i, c] = image[i, j0 + jj, c]
                     vals[jj, i, c] = buf[i, j0 + jj, c]
-        ct = np.empty(h, np.float32)
-        pre = np.empty((h + 1, 3), np.int64)
+        ct = np.empty(h + 1, np.float32)
+        pre = np.empty((h + 1, 3), np.uint32)
         for jj in range(sw):
-            _nc_line(px[jj], vals[jj], inc, radius, ct, pre)
+            _nc_line(px[jj], vals[jj], inc, radius, ct, pre, inv)
         for i in range(h):
             for jj in range(sw):
                 for c in range(3):
@@ -268,49 +337,57 @@ def _reflect101(k: int, n: int) -> int:
     return k
 
 
+@numba.njit(inline="always")
+def _stylize_px(buf, out, iu, i, idn, jl, j, jr):
+    """One pixel of :func:`stylize_edges` (neighbour indices given)."""
+    scale = np.float32(1.0 / 65535.0)
+    k255 = np.float32(255.0)
+    zero = np.float32(0.0)
+    mag = np.float32(0.0)
+    for c in range(3):
+        gx = (
+            np.int32(buf[iu, jr, c])
+            + 2 * np.int32(buf[i, jr, c])
+            + np.int32(buf[idn, jr, c])
+            - np.int32(buf[iu, jl, c])
+            - 2 * np.int32(buf[i, jl, c])
+            - np.int32(buf[idn, jl, c])
+        )
+        gy = (
+            np.int32(buf[idn, jl, c])
+            + 2 * np.int32(buf[idn, j, c])
+            + np.int32(buf[idn, jr, c])
+            - np.int32(buf[iu, jl, c])
+            - 2 * np.int32(buf[iu, j, c])
+            - np.int32(buf[iu, jr, c])
+        )
+        fx = np.float32(gx) * scale
+        fy = np.float32(gy) * scale
+        mag += np.sqrt(fx * fx + fy * fy)
+    edge = np.float32(1.0) - mag
+    for c in range(3):
+        v = np.rint(np.float32(buf[i, j, c]) * scale * edge * k255)
+        out[i, j, c] = np.uint8(min(k255, max(zero, v)))
+
+
 @numba.njit(parallel=True, **_JIT)
 def stylize_edges(buf: np.ndarray) -> np.ndarray:
     """The edge step of ``cv2.stylization`` on the filtered image.
 
     ``out_c = res_c * (1 - sum_c |Sobel3x3(res_c)|)`` in float32 with
-    reflect-101 borders, then ``convertTo(CV_8U, 255)``.
+    reflect-101 borders, then ``convertTo(CV_8U, 255)``. The first and last
+    columns are done apart so that the inner loop has no border logic.
     """
     h, w = buf.shape[0], buf.shape[1]
     out = np.empty((h, w, 3), np.uint8)
-    scale = np.float32(1.0 / 65535.0)
-    k255 = np.float32(255.0)
-    zero = np.float32(0.0)
     for i in numba.prange(h):
         iu = _reflect101(i - 1, h)
         idn = _reflect101(i + 1, h)
-        for j in range(w):
-            jl = _reflect101(j - 1, w)
-            jr = _reflect101(j + 1, w)
-            mag = np.float32(0.0)
-            for c in range(3):
-                gx = (
-                    np.int32(buf[iu, jr, c])
-                    + 2 * np.int32(buf[i, jr, c])
-                    + np.int32(buf[idn, jr, c])
-                    - np.int32(buf[iu, jl, c])
-                    - 2 * np.int32(buf[i, jl, c])
-                    - np.int32(buf[idn, jl, c])
-                )
-                gy = (
-                    np.int32(buf[idn, jl, c])
-                    + 2 * np.int32(buf[idn, j, c])
-                    + np.int32(buf[idn, jr, c])
-                    - np.int32(buf[iu, jl, c])
-                    - 2 * np.int32(buf[iu, j, c])
-                    - np.int32(buf[iu, jr, c])
-                )
-                fx = np.float32(gx) * scale
-                fy = np.float32(gy) * scale
-                mag += np.sqrt(fx * fx + fy * fy)
-            edge = np.float32(1.0) - mag
-            for c in range(3):
-                v = np.rint(np.float32(buf[i, j, c]) * scale * edge * k255)
-                out[i, j, c] = np.uint8(min(k255, max(zero, v)))
+        _stylize_px(buf, out, iu, i, idn, _reflect101(-1, w), 0, _reflect101(1, w))
+        for j in range(1, w - 1):
+            _stylize_px(buf, out, iu, i, idn, j - 1, j, j + 1)
+        if w > 1:
+            _stylize_px(buf, out, iu, i, idn, w - 2, w - 1, _reflect101(w, w))
     return out
 
 

@@ -7,7 +7,7 @@ corrupts the blue channel above ~5.6 MP. The same maths is rebuilt here:
 
 * watercolour = the normalized-convolution domain transform of the photo
   module (box filter in domain space, 3 iterations of a horizontal then a
-  vertical pass; Numba, 16-bit fixed-point buffer, exact int64 box sums),
+  vertical pass; Numba, 16-bit fixed-point buffer, exact integer box sums),
   then the built-in's edge step (``1 - sum_c |Sobel(res_c)|``);
 * pencil / colour pencil = window counts in domain space (Numba, two-pointer
   sweep, exact float32 arithmetic of OpenCV) -> sketch, luma swap in YCrCb;
@@ -77,12 +77,16 @@ def _nc_smooth(image: np.ndarray, sigma_s: float, sigma_r: float, iterations: in
     kernels = _kernels()
     h, w = image.shape[:2]
     buf = np.empty((h, w, 3), np.uint16)
-    kernels.nc_load(image, buf)
-    if sigma_s < _SIGMA_S_MIN:
+    if sigma_s < _SIGMA_S_MIN or iterations < 1:
+        kernels.nc_load(image, buf)
         return buf
     ratio = np.float32(np.float32(sigma_s) / np.float32(max(sigma_r, _SIGMA_R_MIN)))
     inc = np.float32(1.0) + (np.arange(766) / 255.0).astype(np.float32) * ratio
     inc = inc.astype(np.float32)
+    # 1 / window size, float64 (the same bits as dividing in the kernel)
+    inv = np.zeros(max(h, w) + 2)
+    inv[1:] = 1.0 / np.arange(1, max(h, w) + 2)
+    nthreads = kernels.numba.get_num_threads()
     for i in range(iterations):
         sigma_h = np.float32(
             sigma_s
@@ -91,8 +95,8 @@ def _nc_smooth(image: np.ndarray, sigma_s: float, sigma_r: float, iterations: in
             / math.sqrt(4.0**iterations - 1)
         )
         radius = np.float32(np.float32(math.sqrt(3.0)) * sigma_h)
-        kernels.nc_rows(image, buf, inc, radius)
-        kernels.nc_cols(image, buf, inc, radius)
+        kernels.nc_rows(image, buf, inc, radius, inv, i == 0)
+        kernels.nc_cols(image, buf, inc, radius, inv, nthreads)
     return buf
 
 
@@ -100,7 +104,7 @@ def watercolor(image: np.ndarray, sigma_s: float, sigma_r: float) -> np.ndarray:
     """Watercolour: ``cv2.stylization``, same maths, fast and correct at any size.
 
     Edge-preserving normalized-convolution smoothing (3 iterations, Numba,
-    16-bit fixed-point buffer, exact int64 box sums), then darkening by
+    16-bit fixed-point buffer, exact integer box sums), then darkening by
     ``1 - sum_c |Sobel(res_c)|``. No float32 index overflow, so no blue
     stripes above ~5.6 MP; peak extra memory is 6 bytes per pixel.
 
