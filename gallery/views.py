@@ -120,6 +120,14 @@ def _artwork_json(artwork: Artwork) -> dict:
     }
 
 
+def _refusal_json(refusal: services.UploadRefused, field: str) -> JsonResponse:
+    """A quota or backpressure refusal as the API answers it."""
+    response = _json_error(refusal.message, field, status=refusal.status)
+    if refusal.retry_after is not None:
+        response["Retry-After"] = str(refusal.retry_after)
+    return response
+
+
 def _json_error(message: str, field: str = "", status: int = 400) -> JsonResponse:
     return JsonResponse({"error": message, "field": field}, status=status)
 
@@ -650,10 +658,7 @@ def api_artworks(request: HttpRequest) -> JsonResponse:
             form.cleaned_data["recipes"],
         )
     except services.UploadRefused as refusal:
-        response = _json_error(refusal.message, "image", status=refusal.status)
-        if refusal.retry_after is not None:
-            response["Retry-After"] = str(refusal.retry_after)
-        return response
+        return _refusal_json(refusal, "image")
     return _accepted(artworks)
 
 
@@ -684,10 +689,7 @@ def _api_artworks_from_photo(request: HttpRequest) -> JsonResponse:
             request.user, form.cleaned_data["photo"], form.cleaned_data["recipes"]
         )
     except services.UploadRefused as refusal:
-        response = _json_error(refusal.message, "photo", status=refusal.status)
-        if refusal.retry_after is not None:
-            response["Retry-After"] = str(refusal.retry_after)
-        return response
+        return _refusal_json(refusal, "photo")
     return _accepted(artworks)
 
 
