@@ -56,9 +56,17 @@ def studio_server(transactional_db, settings):
 
 @pytest.fixture
 def worker_thread(queue):
-    """A real rq worker running jobs in this process until the test ends."""
+    """A real rq worker running jobs in this process until the test ends.
+
+    Like the studio's worker (gallery.workers.StudioWorker), it compiles or
+    loads the style kernels before taking a job; on a clean clone the cold
+    compile takes ~20 s, which must not count against a page's timeouts."""
     from rq import SimpleWorker
     from rq.timeouts import TimerDeathPenalty
+
+    import processing
+
+    processing.warm_up()
 
     class ThreadWorker(SimpleWorker):
         # Signals only work in the main thread: time jobs out with a timer
@@ -111,8 +119,14 @@ class PageWatch:
     def __init__(self) -> None:
         self.problems: list[str] = []
         self.static_urls: list[str] = []
+        # Which document each request belongs to: a main-frame navigation
+        # starts a new one, and the browser cancels what the old one still
+        # had in flight (ERR_ABORTED). That is leaving a page, not a fault.
+        self.document = 0
+        self.request_document: dict[object, int] = {}
 
     def attach(self, page) -> None:
+        page.on("request", lambda request: self._request(page, request))
         page.on(
             "console",
             lambda msg: (
@@ -123,10 +137,18 @@ class PageWatch:
         page.on("requestfailed", self._failed)
         page.on("response", self._response)
 
+    def _request(self, page, request) -> None:
+        if request.is_navigation_request() and request.frame == page.main_frame:
+            self.document += 1
+        self.request_document[request] = self.document
+
     def _failed(self, request) -> None:
-        # Chromium fetches the favicon on its own and cancels that fetch when
-        # the page navigates on; a missing favicon still shows up as a 404.
-        if "favicon" in request.url and "ERR_ABORTED" in (request.failure or ""):
+        # A request cancelled because the page navigated on (a lazy thumbnail
+        # still loading, Chromium's own favicon fetch) is not a failure; a
+        # missing file still shows up as an HTTP error response.
+        aborted = "ERR_ABORTED" in (request.failure or "")
+        started_in = self.request_document.get(request, self.document)
+        if aborted and (started_in < self.document or "favicon" in request.url):
             return
         self.problems.append(f"failed: {request.url} {request.failure}")
 
