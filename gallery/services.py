@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import django_rq
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -67,6 +68,26 @@ def _read_upload(upload) -> tuple[bytes, str]:
     return data, hashlib.sha256(data).hexdigest()
 
 
+def _lock_owner(owner) -> None:
+    """Serialise one user's uploads and remixes until the transaction ends.
+
+    The per-user caps and quotas are checked again under this row lock, so
+    two requests at once cannot both pass a check only one of them fits.
+    (On SQLite, IMMEDIATE transactions already serialise all writers.)
+    """
+    list(
+        get_user_model()
+        .objects.select_for_update()
+        .filter(pk=owner.pk)
+        .values_list("pk", flat=True)
+    )
+
+
+def _check_upload(owner, count: int, byte_size: int) -> None:
+    backpressure.check_upload(owner, count)
+    quotas.check_upload(owner, byte_size)
+
+
 def artworks_create(
     owner, upload, info: processing.ImageInfo, recipes: Iterable[Recipe]
 ):
@@ -75,12 +96,13 @@ def artworks_create(
     The original is written to storage first; if anything after that fails
     the file is removed again, so a failed upload leaves nothing behind. The
     render jobs are enqueued only once the rows are committed. Backpressure
-    refuses the upload (``UploadRefused``) before anything is written; an
+    and quotas refuse the upload (``UploadRefused``) before anything is
+    written, and once more under the owner's lock before the rows are saved
+    (a concurrent upload may have taken the last place meanwhile); an
     identical recipe that is already done is reused, not rendered again.
     """
     recipes = list(recipes)
-    backpressure.check_upload(owner, len(recipes))
-    quotas.check_upload(owner, upload.size)
+    _check_upload(owner, len(recipes), upload.size)
     data, content_hash = _read_upload(upload)
     suffix = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif"}.get(
         info.format, ".heic"
@@ -97,6 +119,8 @@ def artworks_create(
     photo.original.save(f"upload{suffix}", ContentFile(data), save=False)
     try:
         with transaction.atomic():
+            _lock_owner(owner)
+            _check_upload(owner, len(recipes), upload.size)
             photo.save()
             artworks = _queue_artworks(photo, owner, recipes)
     except BaseException:
@@ -144,16 +168,17 @@ def artworks_create_from_photo(owner, photo: Photo, recipes: Iterable[Recipe]):
     if photo.owner_id != owner.pk:
         raise PermissionError("not your photo")
     recipes = list(recipes)
-    # Same refusals as an upload: the queue cap, and a full quota (results
-    # still take space even though the photo is not stored twice).
-    backpressure.check_upload(owner, len(recipes))
-    usage = quotas.usage_for(owner)
-    if usage.has_byte_limit and usage.bytes_used >= usage.max_bytes:
-        raise UploadRefused(
-            gettext("Your storage is full. Delete some artworks to make new ones."),
-            status=413,
-        )
     with transaction.atomic():
+        _lock_owner(owner)
+        # Same refusals as an upload: the queue cap, and a full quota (results
+        # still take space even though the photo is not stored twice).
+        backpressure.check_upload(owner, len(recipes))
+        usage = quotas.usage_for(owner)
+        if usage.has_byte_limit and usage.bytes_used >= usage.max_bytes:
+            raise UploadRefused(
+                gettext("Your storage is full. Delete some artworks to make new ones."),
+                status=413,
+            )
         return _queue_artworks(photo, owner, recipes)
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from django.urls import reverse
 
+import processing
 from gallery import quotas, services
 from gallery.models import Artwork, Photo, Profile
+from gallery.services import Recipe
 from tests.conftest import image_bytes, stored_files, upload_file
 from tests.gallery.media_rows import make_artwork, make_photo
 
@@ -114,3 +119,66 @@ def test_upload_page_shows_the_quota(owner_client, owner, settings):
     page = response.content.decode().replace("\xa0", " ")
     assert "of 500.0 MB used" in page
     assert "1 of 500 photos" in page
+
+
+def _upload_in_thread(owner, outcome: dict, name: str) -> threading.Thread:
+    from django.db import connection
+
+    def run() -> None:
+        upload = upload_file()
+        try:
+            services.artworks_create(
+                owner,
+                upload,
+                processing.inspect(upload),
+                [Recipe("pencil", processing.validate_params("pencil", {}))],
+            )
+            outcome[name] = "saved"
+        except services.UploadRefused as refusal:
+            outcome[name] = refusal.status
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_uploads_at_once_cannot_both_take_the_last_place(
+    owner, media_root, queue, monkeypatch
+):
+    """The first upload is held inside its transaction while a second one
+    passes the early check (the first is not committed yet); the second must
+    still be refused, by the check repeated under the owner's lock."""
+    Profile.objects.create(user=owner, max_photos=1)
+    first_inside, release_first = threading.Event(), threading.Event()
+    second_checked = threading.Event()
+    queue_artworks = services._queue_artworks
+    check_upload = quotas.check_upload
+
+    def held_queue_artworks(photo, owner, recipes):
+        if not first_inside.is_set():
+            first_inside.set()
+            assert release_first.wait(20)
+        return queue_artworks(photo, owner, recipes)
+
+    def watched_check_upload(user, byte_size):
+        check_upload(user, byte_size)
+        if first_inside.is_set():
+            second_checked.set()
+
+    monkeypatch.setattr(services, "_queue_artworks", held_queue_artworks)
+    monkeypatch.setattr(quotas, "check_upload", watched_check_upload)
+    outcome: dict = {}
+    first = _upload_in_thread(owner, outcome, "first")
+    assert first_inside.wait(20)
+    second = _upload_in_thread(owner, outcome, "second")
+    assert second_checked.wait(20)  # passed the early check: a place looked free
+    time.sleep(0.3)  # let it reach the owner's lock
+    release_first.set()
+    first.join(30)
+    second.join(30)
+    assert outcome == {"first": "saved", "second": 413}
+    assert Photo.objects.count() == 1
+    assert stored_files(media_root) == [Photo.objects.get().original.name]
