@@ -6,6 +6,14 @@ a new artwork whose key matches a finished one points at the same result and
 thumbnail files instead of being rendered again. Shared files are safe to
 delete only when no row references them any more (the "files follow rows"
 cleanup takes care of that).
+
+A copy and a delete of its source must not interleave: the delete's
+reference check could run before the copy commits and remove files the copy
+then points at. So the source row is locked inside the copy's transaction
+(``SELECT ... FOR NO KEY UPDATE``, which a DELETE waits for): a delete in
+flight finishes first (and the row is skipped), or waits until the copy has
+committed (and its reference check then keeps the shared files). SQLite's
+IMMEDIATE transactions serialise the two anyway.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -46,11 +55,14 @@ def ensure_recipe_key(artwork: Artwork) -> str:
 
 
 def find_done(key: str, *, exclude_pk: int | None = None) -> Artwork | None:
-    """A finished artwork with this recipe whose files are recorded."""
+    """A finished artwork with this recipe whose files are recorded, locked
+    until the caller's transaction ends (call it inside one)."""
     if not key:
         return None
-    rows = Artwork.objects.filter(recipe_key=key, status=Artwork.Status.DONE).exclude(
-        Q(result="") | Q(thumbnail="")
+    rows = (
+        Artwork.objects.select_for_update(no_key=True)
+        .filter(recipe_key=key, status=Artwork.Status.DONE)
+        .exclude(Q(result="") | Q(thumbnail=""))
     )
     if exclude_pk is not None:
         rows = rows.exclude(pk=exclude_pk)
@@ -80,18 +92,20 @@ def done_fields(source: Artwork) -> dict:
 
 def reuse_result(artwork_id: int, key: str) -> bool:
     """Finish an unfinished artwork with an identical done one's files."""
-    source = find_done(key, exclude_pk=artwork_id)
-    if source is None:
-        return False
-    changed = Artwork.objects.filter(pk=artwork_id, status__in=_UNFINISHED).update(
-        **done_fields(source)
-    )
+    with transaction.atomic():
+        source = find_done(key, exclude_pk=artwork_id)
+        if source is None:
+            return False
+        changed = Artwork.objects.filter(pk=artwork_id, status__in=_UNFINISHED).update(
+            **done_fields(source)
+        )
     return bool(changed)
 
 
 def initial_fields(content_hash: str, style: str, params: dict, engine: str) -> dict:
     """Extra columns for a new artwork: its key, and a finished copy's files
-    when an identical recipe is already done (then nothing is enqueued)."""
+    when an identical recipe is already done (then nothing is enqueued).
+    Call inside the transaction that creates the row."""
     key = recipe_key(content_hash, style, params, engine)
     source = find_done(key)
     return {"recipe_key": key, **(done_fields(source) if source else {})}

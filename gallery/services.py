@@ -73,11 +73,12 @@ def _lock_owner(owner) -> None:
 
     The per-user caps and quotas are checked again under this row lock, so
     two requests at once cannot both pass a check only one of them fits.
+    FOR NO KEY UPDATE: rows that merely reference the user are not blocked.
     (On SQLite, IMMEDIATE transactions already serialise all writers.)
     """
     list(
         get_user_model()
-        .objects.select_for_update()
+        .objects.select_for_update(no_key=True)
         .filter(pk=owner.pk)
         .values_list("pk", flat=True)
     )

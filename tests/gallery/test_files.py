@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.urls import reverse
 
-from gallery import services
+import processing
+from gallery import dedup, services
 from gallery.models import Artwork, Photo
+from gallery.services import Recipe
 from tests.conftest import image_bytes, stored_files, upload_file
 from tests.gallery.media_rows import make_artwork, make_photo, names_referenced
 
@@ -134,3 +138,75 @@ def test_user_delete_view_keeps_a_deduplicated_twin(
     assert response.status_code == 200
     assert b"".join(response.streaming_content)[:2] == b"\xff\xd8"
     assert names_referenced() == set(stored_files(media_root))
+
+
+def test_copy_of_a_result_being_deleted_never_points_at_a_removed_file(
+    owner, other, media_root, queue, run_worker, monkeypatch
+):
+    """A delete of a done artwork is held before its commit while an upload
+    of the same recipe looks for a finished copy. Whatever the order, the
+    new row must not end up naming files the delete has removed."""
+    data = image_bytes(width=200, height=150)
+
+    def upload(user):
+        upload = upload_file(data)
+        recipe = Recipe("pencil", processing.validate_params("pencil", {}))
+        return services.artworks_create(
+            user, upload, processing.inspect(upload), [recipe]
+        )
+
+    (source,) = upload(owner)
+    run_worker()
+    source.refresh_from_db()
+    assert source.status == Artwork.Status.DONE
+
+    deleting, release_delete = threading.Event(), threading.Event()
+    found, release_copy = threading.Event(), threading.Event()
+    find_done = dedup.find_done
+
+    def held_find_done(key, **kwargs):
+        candidate = find_done(key, **kwargs)
+        found.set()
+        assert release_copy.wait(20)
+        return candidate
+
+    def delete() -> None:
+        try:
+            with transaction.atomic():
+                Artwork.objects.filter(pk=source.pk).delete()
+                deleting.set()
+                assert release_delete.wait(20)
+        finally:
+            connection.close()
+
+    created: list = []
+
+    def copy() -> None:
+        try:
+            created.extend(upload(other))
+        finally:
+            connection.close()
+
+    monkeypatch.setattr(dedup, "find_done", held_find_done)
+    deleter = threading.Thread(target=delete)
+    deleter.start()
+    assert deleting.wait(20)
+    copier = threading.Thread(target=copy)
+    copier.start()
+    # Unprotected, the copy reads the doomed row here, before the delete
+    # commits and runs its reference check.
+    found.wait(2)
+    release_delete.set()
+    deleter.join(30)
+    release_copy.set()
+    copier.join(30)
+
+    (artwork,) = created
+    artwork.refresh_from_db()
+    assert artwork.status == Artwork.Status.QUEUED  # rendered afresh, not copied
+    assert names_referenced() <= set(stored_files(media_root))
+    run_worker()
+    artwork.refresh_from_db()
+    assert artwork.status == Artwork.Status.DONE
+    with artwork.result.open("rb") as handle:
+        assert handle.read(2) == b"\xff\xd8"
