@@ -7,9 +7,12 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
+from rq import Worker
+from rq.job import Job, JobStatus
+from rq.utils import utcformat
 
 import processing
-from gallery import services
+from gallery import jobs, services
 from gallery.models import Artwork
 from gallery.recovery import WORKER_LOST
 from gallery.services import Recipe
@@ -56,3 +59,48 @@ def test_stuck_processing_row_is_failed_with_reason(owner, queue):
     artwork.refresh_from_db()
     assert artwork.status == Artwork.Status.FAILED
     assert artwork.error == WORKER_LOST
+
+
+def _started_on_another_machine(artwork, queue) -> Worker:
+    """The artwork's job started by a worker on another host, as Redis
+    shows it: the worker's pid means nothing here, only its heartbeat."""
+    artwork.refresh_from_db()  # the job id is recorded after the commit
+    worker = Worker([queue], connection=queue.connection, name="remote-worker")
+    worker.hostname = "another-machine"
+    worker.pid = 4_194_303  # no process here has it: it is another host's pid
+    worker.register_birth()
+    job = Job.fetch(artwork.job_id, connection=queue.connection)
+    queue.remove(job)
+    job.worker_name = worker.name
+    job.set_status(JobStatus.STARTED)
+    job.save()
+    worker.set_current_job_id(job.id)
+    assert jobs.claim(artwork.pk, job.id)
+    return worker
+
+
+def test_job_of_a_remote_worker_with_a_fresh_heartbeat_is_left_alone(owner, queue):
+    artwork = _create(owner)
+    worker = _started_on_another_machine(artwork, queue)
+    worker.heartbeat()
+    call_command("recover_jobs")
+    artwork.refresh_from_db()
+    assert artwork.status == Artwork.Status.PROCESSING
+    assert queue.count == 0  # not enqueued a second time
+
+
+def test_job_of_a_remote_worker_whose_heartbeat_stopped_is_rendered_again(
+    owner, queue, run_worker, settings
+):
+    artwork = _create(owner)
+    worker = _started_on_another_machine(artwork, queue)
+    silent_since = timezone.now() - timedelta(
+        seconds=settings.STUDIO_WORKER_DEAD_AFTER + 5
+    )
+    queue.connection.hset(worker.key, "last_heartbeat", utcformat(silent_since))
+    call_command("recover_jobs")
+    artwork.refresh_from_db()
+    assert artwork.status == Artwork.Status.QUEUED and queue.count == 1
+    run_worker()
+    artwork.refresh_from_db()
+    assert artwork.status == Artwork.Status.DONE
