@@ -31,3 +31,21 @@ secure_scheme_headers: dict[str, str] = {}
 limit_request_line = 4094
 limit_request_fields = 100
 limit_request_field_size = 8190
+
+
+def post_worker_init(worker) -> None:
+    """Load the style kernels in the background as each worker starts.
+
+    The live preview renders in the web process; without this the first
+    preview a fresh worker serves (at start, and after each max_requests
+    recycle) pays ~0.7-1.4 s of Numba start-up, or a whole cold compile.
+    A thread, so the worker takes requests at once; the kernels' own lock
+    keeps it and a preview request from running a kernel at the same time.
+    """
+    import threading
+
+    import processing
+
+    threading.Thread(
+        target=processing.warm_up, name="kernel-warm-up", daemon=True
+    ).start()
