@@ -88,6 +88,16 @@ TEMPLATES = [
 ]
 
 # Database: SQLite in WAL mode under var/ unless DATABASE_URL names a server.
+# SQLite options apply to any SQLite database, a DATABASE_URL one included:
+# WAL lets the web server read while a worker writes; IMMEDIATE takes the
+# write lock up front, so writers queue (up to the timeout) instead of
+# failing with "database is locked" when a transaction that began by
+# reading tries to write.
+SQLITE_OPTIONS = {
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+}
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
@@ -97,17 +107,14 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "db.sqlite3",
-            "OPTIONS": {
-                # WAL lets the web server read while a worker writes; IMMEDIATE
-                # takes the write lock up front so writers queue instead of
-                # failing with "database is locked" half-way through.
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-            },
             # A file, not :memory:, so worker processes started by tests see it.
             "TEST": {"NAME": str(VAR_DIR / "test-db.sqlite3")},
         }
+    }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        **SQLITE_OPTIONS,
+        **DATABASES["default"].get("OPTIONS", {}),
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -390,5 +397,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {
         "gallery": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+        # Django's own default prints to the console only with DEBUG on: a
+        # 500 in production would leave no trace but the status code.
+        "django": {"handlers": ["console"], "level": "ERROR"},
     },
 }

@@ -52,3 +52,41 @@ def test_production_configuration_starts():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def _run(env_changes: dict[str, str], code: str) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        **env_changes,
+        "DJANGO_SETTINGS_MODULE": "artstudio_site.settings",
+    }
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()\n" + code],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_sqlite_from_database_url_gets_wal_and_immediate_transactions(tmp_path):
+    """Without IMMEDIATE, an upload's transaction begins by reading (the
+    owner lock, the quota re-check) and its first write fails at once with
+    "database is locked" when another process wrote meanwhile."""
+    result = _run(
+        {"DATABASE_URL": f"sqlite:///{tmp_path / 'studio.sqlite3'}"},
+        "from django.db import connection\n"
+        "connection.ensure_connection()\n"
+        "mode = connection.cursor().execute('PRAGMA journal_mode').fetchone()[0]\n"
+        "print(mode, connection.transaction_mode, connection.settings_dict['OPTIONS']['timeout'])",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["wal", "IMMEDIATE", "20"]
+
+
+def test_server_errors_are_logged_in_production():
+    """Django's default logs a 500 to the console only with DEBUG on."""
+    result = _run(
+        {"DEBUG": "0", "SECRET_KEY": GOOD_KEY, "ALLOWED_HOSTS": "example.com"},
+        "import logging\n"
+        "logging.getLogger('django.request').error('Internal Server Error: /x/')",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ERROR django.request: Internal Server Error: /x/" in result.stderr
