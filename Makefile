@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 PORT ?= 8000
 export PORT
 
-.PHONY: run test bench bench-load bench-preview chromium lint format migrate static clean
+.PHONY: run test bench bench-load bench-preview bench-cleanup chromium lint format migrate static clean
 
 $(VENV)/.runtime: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -51,6 +51,11 @@ bench-preview: $(VENV)/.dev
 # 10 clients, 200 photos of 2 MP. Prints lost jobs, throughput, latencies, RSS.
 bench-load: $(VENV)/.dev
 	$(PY) benchmarks/bench_load.py
+
+# cleanup_media --older-than 30d on seeded databases of 5k-20k photos, each
+# in a throw-away var dir: rows/s per size (should stay flat), unlink time, RSS.
+bench-cleanup: $(VENV)/.dev
+	$(PY) benchmarks/bench_cleanup.py
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

@@ -190,7 +190,11 @@ def purge_rows(
                 # Lock, then re-check: a retry or re-render that re-queued one
                 # of the artworks since the batch was read either waits for
                 # this transaction or has already made the photo ineligible.
-                list(Photo.objects.select_for_update().filter(pk__in=ids))
+                list(
+                    Photo.objects.select_for_update()
+                    .filter(pk__in=ids)
+                    .values_list("pk", flat=True)
+                )
                 list(
                     Artwork.objects.select_for_update()
                     .filter(photo_id__in=ids)

@@ -17,8 +17,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from gallery import retention
-from gallery.models import Artwork, Photo
+from gallery import files, retention
+from gallery.models import Artwork, Photo, Report
 from tests.gallery.media_rows import (
     age_file,
     all_file_names,
@@ -287,3 +287,46 @@ def test_failure_midway_exits_non_zero(monkeypatch, scene):
     monkeypatch.setattr(FileSystemStorage, "listdir", broken)
     with pytest.raises(CommandError, match="storage unreachable"):
         cleanup("--orphans")
+
+
+def test_files_go_after_the_batch_commits_with_reports(
+    monkeypatch, owner, other, media_root
+):
+    photo = make_photo(owner, days_old=40)
+    artworks = [make_artwork(photo, days_old=40) for _ in range(2)]
+    Report.objects.create(artwork=artworks[0], reporter=other, reason="spam")
+    names = {photo.original.name} | {
+        n for a in artworks for n in (a.result.name, a.thumbnail.name)
+    }
+    calls = []
+    delete_unreferenced = files.delete_unreferenced
+
+    def spy(batch, **kwargs):
+        calls.append((set(batch), connection.in_atomic_block))
+        return delete_unreferenced(batch, **kwargs)
+
+    monkeypatch.setattr(files, "delete_unreferenced", spy)
+    cleanup("--older-than", "30d")
+
+    assert calls == [(names, False)]
+    assert not Report.objects.exists() and not Photo.objects.exists()
+    assert not all_file_names(media_root) & names
+
+
+def test_sparse_rows_across_batches(owner, media_root):
+    # Deletable rows scattered among kept ones, over several batches: every
+    # deletable row is found once, dry run and real run alike.
+    for i in range(9):
+        photo = make_photo(owner, days_old=40 if i % 3 else 0)
+        make_artwork(photo, days_old=40 if i % 3 else 0)
+        if i % 4 == 0:
+            make_artwork(photo, status=Artwork.Status.QUEUED)
+    dry = cleanup("--older-than", "30d", "--dry-run", "--batch-size", "3")
+    real = cleanup("--older-than", "30d", "--batch-size", "3")
+
+    assert [line.replace("would delete", "deleted") for line in dry] == real
+    # 6 old photos; the two with a queued artwork (i=4, 8) keep it and the
+    # photo, and lose only their old done artwork.
+    assert real[0].startswith("rows: deleted 4 photo(s), 6 artwork(s)"), real
+    assert Photo.objects.count() == 5
+    assert Artwork.objects.filter(status=Artwork.Status.QUEUED).count() == 3
