@@ -388,17 +388,38 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_CLIENT_IP_CALLABLE = "artstudio_site.proxy.client_ip"
 STUDIO_TRUSTED_PROXY_COUNT = env_int("STUDIO_TRUSTED_PROXY_COUNT", 0, minimum=0)
 
+
+def _not_a_deliberate_503(record) -> bool:
+    """/readyz while a worker starts and a saturated queue answer 503 on
+    purpose (the backpressure message, Retry-After); Django would log each
+    of those as an error. Nothing else in the studio answers 503."""
+    return getattr(record, "status_code", None) != 503
+
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "no_deliberate_503": {
+            "()": "django.utils.log.CallbackFilter",
+            "callback": _not_a_deliberate_503,
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "django_errors": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["no_deliberate_503"],
+        },
+    },
     "loggers": {
         "gallery": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
         # Django's own default prints to the console only with DEBUG on: a
         # 500 in production would leave no trace but the status code.
-        "django": {"handlers": ["console"], "level": "ERROR"},
+        "django": {"handlers": ["django_errors"], "level": "ERROR"},
     },
 }

@@ -81,12 +81,19 @@ def test_sqlite_from_database_url_gets_wal_and_immediate_transactions(tmp_path):
     assert result.stdout.split() == ["wal", "IMMEDIATE", "20"]
 
 
-def test_server_errors_are_logged_in_production():
-    """Django's default logs a 500 to the console only with DEBUG on."""
+def test_server_errors_are_logged_in_production_and_deliberate_503s_are_not():
+    """Django's default logs a 500 to the console only with DEBUG on. A 503
+    is the studio's own answer (/readyz not ready, a saturated queue)."""
     result = _run(
         {"DEBUG": "0", "SECRET_KEY": GOOD_KEY, "ALLOWED_HOSTS": "example.com"},
+        "from django.test import Client\n"
+        "status = Client().get('/readyz', HTTP_HOST='example.com', secure=True)"
+        ".status_code\n"
+        "assert status == 503, status  # no worker runs here\n"
         "import logging\n"
-        "logging.getLogger('django.request').error('Internal Server Error: /x/')",
+        "log = logging.getLogger('django.request')\n"
+        "log.error('Internal Server Error: /x/', extra={'status_code': 500})",
     )
     assert result.returncode == 0, result.stderr
     assert "ERROR django.request: Internal Server Error: /x/" in result.stderr
+    assert "Service Unavailable" not in result.stderr
