@@ -11,7 +11,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 from rq import SimpleWorker
 
-from gallery.services import get_queue
+import processing
+from gallery.services import Recipe, artworks_create, get_queue
 
 PASSWORD = "a-long-test-password-42"
 
@@ -48,6 +49,18 @@ def upload_file(
     return SimpleUploadedFile(
         name, data if data is not None else image_bytes(), content_type
     )
+
+
+def create_artworks(owner, styles=("pencil",), data=None):
+    """Upload ``data`` (the generated photo by default) through the service
+    with each style's default parameters, as the upload view does; the rows
+    are returned fresh (the job id is recorded after the commit)."""
+    upload = upload_file(data)
+    recipes = [Recipe(s, processing.validate_params(s, {})) for s in styles]
+    artworks = artworks_create(owner, upload, processing.inspect(upload), recipes)
+    for artwork in artworks:
+        artwork.refresh_from_db()
+    return artworks
 
 
 @pytest.fixture(autouse=True)

@@ -8,11 +8,9 @@ import pytest
 from django.db import connection, transaction
 from django.urls import reverse
 
-import processing
 from gallery import dedup, services
 from gallery.models import Artwork, Photo
-from gallery.services import Recipe
-from tests.conftest import image_bytes, stored_files, upload_file
+from tests.conftest import create_artworks, image_bytes, stored_files, upload_file
 from tests.gallery.media_rows import make_artwork, make_photo, names_referenced
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -148,14 +146,7 @@ def test_copy_of_a_result_being_deleted_never_points_at_a_removed_file(
     new row must not end up naming files the delete has removed."""
     data = image_bytes(width=200, height=150)
 
-    def upload(user):
-        upload = upload_file(data)
-        recipe = Recipe("pencil", processing.validate_params("pencil", {}))
-        return services.artworks_create(
-            user, upload, processing.inspect(upload), [recipe]
-        )
-
-    (source,) = upload(owner)
+    (source,) = create_artworks(owner, data=data)
     run_worker()
     source.refresh_from_db()
     assert source.status == Artwork.Status.DONE
@@ -183,7 +174,7 @@ def test_copy_of_a_result_being_deleted_never_points_at_a_removed_file(
 
     def copy() -> None:
         try:
-            created.extend(upload(other))
+            created.extend(create_artworks(other, data=data))
         finally:
             connection.close()
 

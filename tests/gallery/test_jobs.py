@@ -14,17 +14,9 @@ import processing
 from gallery import services
 from gallery.jobs import render_artwork
 from gallery.models import Artwork, Photo
-from gallery.services import Recipe
-from tests.conftest import image_bytes, stored_files, upload_file
+from tests.conftest import create_artworks, image_bytes, stored_files, upload_file
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _create(owner, styles=("pencil",), data=None):
-    upload = upload_file(data)
-    info = processing.inspect(upload)
-    recipes = [Recipe(s, processing.validate_params(s, {})) for s in styles]
-    return services.artworks_create(owner, upload, info, recipes)
 
 
 def test_upload_then_real_worker_renders_it(owner_client, queue, run_worker):
@@ -54,7 +46,7 @@ def test_upload_then_real_worker_renders_it(owner_client, queue, run_worker):
 
 
 def test_every_style_renders(owner, queue, run_worker):
-    artworks = _create(owner, styles=tuple(processing.STYLES))
+    artworks = create_artworks(owner, styles=tuple(processing.STYLES))
     run_worker()
     for artwork in artworks:
         artwork.refresh_from_db()
@@ -65,7 +57,7 @@ def test_every_style_renders(owner, queue, run_worker):
 
 def test_rolled_back_transaction_never_enqueues(owner, queue):
     with pytest.raises(RuntimeError), transaction.atomic():
-        _create(owner)
+        create_artworks(owner)
         raise RuntimeError("roll back")
     assert queue.count == 0
     assert not Artwork.objects.exists()
@@ -73,7 +65,7 @@ def test_rolled_back_transaction_never_enqueues(owner, queue):
 
 def test_committed_transaction_enqueues_exactly_once(owner, queue):
     with transaction.atomic():
-        artworks = _create(owner, styles=("pencil", "oil"))
+        artworks = create_artworks(owner, styles=("pencil", "oil"))
         assert queue.count == 0  # not before the commit
     assert queue.count == 2
     job_ids = set(queue.job_ids)
@@ -83,7 +75,7 @@ def test_committed_transaction_enqueues_exactly_once(owner, queue):
 
 
 def test_job_is_idempotent(owner, queue, run_worker, media_root):
-    (artwork,) = _create(owner)
+    (artwork,) = create_artworks(owner)
     run_worker()
     artwork.refresh_from_db()
     files = stored_files(media_root)
@@ -94,7 +86,7 @@ def test_job_is_idempotent(owner, queue, run_worker, media_root):
 
 
 def test_failed_mark_never_flips_a_done_row(owner, queue, run_worker):
-    (artwork,) = _create(owner)
+    (artwork,) = create_artworks(owner)
     run_worker()
     assert services.artwork_mark_failed(artwork.pk, "late callback") is False
     artwork.refresh_from_db()
@@ -103,7 +95,7 @@ def test_failed_mark_never_flips_a_done_row(owner, queue, run_worker):
 
 
 def test_original_damaged_after_upload_fails_with_reason(owner, queue, run_worker):
-    (artwork,) = _create(owner)
+    (artwork,) = create_artworks(owner)
     with artwork.photo.original.open("wb") as fh:
         fh.write(b"not an image any more")
     run_worker()
@@ -117,7 +109,7 @@ def test_missing_row_is_a_no_op(queue):
 
 
 def test_delete_removes_files_and_photo(owner, queue, run_worker, media_root):
-    artworks = _create(owner, styles=("pencil", "cartoon"))
+    artworks = create_artworks(owner, styles=("pencil", "cartoon"))
     run_worker()
     first, second = (Artwork.objects.get(pk=a.pk) for a in artworks)
     services.artwork_delete(first)

@@ -17,24 +17,14 @@ import processing
 from gallery import services, style_texts
 from gallery.models import Artwork, Photo, Profile
 from gallery.services import Recipe
-from tests.conftest import image_bytes, upload_file
+from tests.conftest import create_artworks, upload_file
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _create(owner, styles=("pencil",), size=(320, 240)):
-    upload = upload_file(image_bytes("JPEG", *size))
-    return services.artworks_create(
-        owner,
-        upload,
-        processing.inspect(upload),
-        [Recipe(s, processing.validate_params(s, {})) for s in styles],
-    )
-
-
 @pytest.fixture
 def done_artwork(owner, queue, run_worker):
-    (artwork,) = _create(owner, ("oil",))
+    (artwork,) = create_artworks(owner, ("oil",))
     run_worker()
     artwork.refresh_from_db()
     assert artwork.status == "done"
@@ -71,7 +61,7 @@ def test_upload_page_lists_heic_limits_and_generated_sliders(owner_client):
 
 
 def test_upload_page_shows_quota_usage(owner, owner_client, queue):
-    _create(owner)
+    create_artworks(owner)
     html = owner_client.get(reverse("gallery:upload")).content.decode()
     assert re.search(r"[\d.]+\s(KB|bytes) of 500.0\sMB used", html), html
     assert "1 of 500 photos" in html
@@ -94,7 +84,7 @@ def test_remix_prefills_the_editor_with_the_recipe(owner, owner_client, queue):
 
 
 def test_remix_of_someone_elses_artwork_is_ignored(owner, other_client, queue):
-    (artwork,) = _create(owner)
+    (artwork,) = create_artworks(owner)
     html = other_client.get(f"/upload/?remix={artwork.pk}").content.decode()
     assert "data-remix-photo" not in html
 
@@ -102,7 +92,7 @@ def test_remix_of_someone_elses_artwork_is_ignored(owner, other_client, queue):
 def test_api_creates_artworks_from_a_stored_photo(
     owner, owner_client, queue, run_worker, media_root
 ):
-    (first,) = _create(owner)
+    (first,) = create_artworks(owner)
     files_before = sorted(p.name for p in media_root.rglob("*") if p.is_file())
     response = owner_client.post(
         reverse("gallery:api_artworks"),
@@ -130,7 +120,7 @@ def test_api_creates_artworks_from_a_stored_photo(
 def test_api_photo_id_of_another_user_or_bad_params_is_400(
     owner, other_client, owner_client, queue
 ):
-    (artwork,) = _create(owner)
+    (artwork,) = create_artworks(owner)
     url = reverse("gallery:api_artworks")
     response = other_client.post(url, {"photo": artwork.photo_id, "style": "oil"})
     assert response.status_code == 400
@@ -151,7 +141,7 @@ def test_api_photo_id_of_another_user_or_bad_params_is_400(
 def test_retry_requeues_a_failed_artwork_and_it_renders(
     owner, owner_client, queue, run_worker
 ):
-    (artwork,) = _create(owner)
+    (artwork,) = create_artworks(owner)
     services.artwork_mark_failed(artwork.pk, "Worker vanished")
     queue.empty()
     response = owner_client.post(
@@ -175,7 +165,7 @@ def test_retry_requeues_a_failed_artwork_and_it_renders(
 
 
 def test_retry_is_owner_only_and_post_only(owner, other_client, owner_client, queue):
-    (artwork,) = _create(owner)
+    (artwork,) = create_artworks(owner)
     services.artwork_mark_failed(artwork.pk, "boom")
     url = reverse("gallery:artwork_retry", args=[artwork.pk])
     assert other_client.post(url).status_code == 404
@@ -185,7 +175,7 @@ def test_retry_is_owner_only_and_post_only(owner, other_client, owner_client, qu
 
 
 def test_failed_artwork_page_shows_reason_and_retry(owner, owner_client, queue):
-    (artwork,) = _create(owner)
+    (artwork,) = create_artworks(owner)
     services.artwork_mark_failed(artwork.pk, "The photo is too dark to draw.")
     html = owner_client.get(artwork.get_absolute_url()).content.decode()
     assert "The photo is too dark to draw." in html
@@ -247,8 +237,8 @@ def test_download_with_a_bad_format_is_400(owner_client, done_artwork):
 
 
 def test_gallery_filters_and_sort(owner, owner_client, queue):
-    first = _create(owner, ("pencil", "oil"))
-    second = _create(owner, ("oil",))
+    first = create_artworks(owner, ("pencil", "oil"))
+    second = create_artworks(owner, ("oil",))
     services.artwork_mark_failed(second[0].pk, "nope")
     url = reverse("gallery:my_gallery")
 
@@ -268,8 +258,8 @@ def test_gallery_filters_and_sort(owner, owner_client, queue):
 
 def test_gallery_pagination_keeps_the_filters(settings, owner, owner_client, queue):
     settings.STUDIO_PAGE_SIZE = 1
-    _create(owner, ("oil",))
-    _create(owner, ("oil",))
+    create_artworks(owner, ("oil",))
+    create_artworks(owner, ("oil",))
     html = owner_client.get("/gallery/?style=oil&sort=oldest").content.decode()
     assert 'href="?style=oil&amp;sort=oldest&amp;page=2"' in html
     assert 'loading="lazy"' in html or "placeholder" in html
@@ -279,7 +269,7 @@ def test_explore_shows_public_artworks_with_display_names(
     owner, client, done_artwork, queue
 ):
     Profile.objects.create(user=owner, display_name="Berthe Morisot")
-    private = _create(owner)[0]
+    private = create_artworks(owner)[0]
     html = client.get(reverse("gallery:explore")).content.decode()
     assert "Berthe Morisot" not in html
     services.artwork_set_public(done_artwork, True)
@@ -330,7 +320,7 @@ def test_every_registry_text_is_listed_and_translated():
 
 
 def test_dates_are_localised(owner, owner_client, queue):
-    (artwork,) = _create(owner)
+    (artwork,) = create_artworks(owner)
     en = owner_client.get(artwork.get_absolute_url()).content.decode()
     zh = owner_client.get(
         artwork.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="zh-hans"

@@ -16,7 +16,7 @@ import processing
 from gallery import jobs, services
 from gallery.models import Artwork
 from gallery.services import Recipe
-from tests.conftest import image_bytes, stored_files, upload_file
+from tests.conftest import create_artworks, image_bytes, stored_files, upload_file
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,17 +24,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(autouse=True)
 def immediate_retries(settings):
     settings.STUDIO_JOB_RETRY_DELAYS = [0]  # a burst worker runs them at once
-
-
-def _create(owner, styles=("pencil",), data=None):
-    upload = upload_file(data)
-    recipes = [Recipe(s, processing.validate_params(s, {})) for s in styles]
-    artworks = services.artworks_create(
-        owner, upload, processing.inspect(upload), recipes
-    )
-    for artwork in artworks:
-        artwork.refresh_from_db()  # the job id is recorded after the commit
-    return artworks
 
 
 def _flaky(monkeypatch, failures: int, exc: BaseException):
@@ -55,7 +44,7 @@ def test_transient_fault_is_retried_and_completes(
     owner, queue, run_worker, monkeypatch
 ):
     calls = _flaky(monkeypatch, 1, ConnectionError("storage went away"))
-    (artwork,) = _create(owner)
+    (artwork,) = create_artworks(owner)
     run_worker()
     artwork.refresh_from_db()
     assert artwork.status == Artwork.Status.DONE, artwork.error
@@ -67,7 +56,7 @@ def test_transient_fault_gives_up_after_the_retries(
 ):
     settings.STUDIO_JOB_RETRIES = 2
     calls = _flaky(monkeypatch, 99, ConnectionError("storage went away"))
-    (artwork,) = _create(owner)
+    (artwork,) = create_artworks(owner)
     run_worker()
     artwork.refresh_from_db()
     assert artwork.status == Artwork.Status.FAILED
@@ -76,7 +65,7 @@ def test_transient_fault_gives_up_after_the_retries(
 
 
 def test_bad_image_fails_once_without_retry(owner, queue, run_worker):
-    (artwork,) = _create(owner)
+    (artwork,) = create_artworks(owner)
     with artwork.photo.original.open("wb") as fh:
         fh.write(b"not an image any more")
     run_worker()
@@ -91,7 +80,7 @@ def test_bug_fails_once_with_a_plain_reason(owner, queue, run_worker, monkeypatc
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(processing, "render", broken)
-    (artwork,) = _create(owner)
+    (artwork,) = create_artworks(owner)
     run_worker()
     artwork.refresh_from_db()
     assert artwork.status == Artwork.Status.FAILED and artwork.attempts == 1
@@ -101,7 +90,7 @@ def test_bug_fails_once_with_a_plain_reason(owner, queue, run_worker, monkeypatc
 
 
 def test_late_failure_callback_of_an_old_job_leaves_the_row_alone(owner, queue):
-    (artwork,) = _create(owner)
+    (artwork,) = create_artworks(owner)
     old = Job.fetch(artwork.job_id, connection=queue.connection)
     new_id = services.enqueue_render(artwork.pk)  # e.g. the sweeper re-enqueued
     assert jobs.claim(artwork.pk, new_id)
@@ -113,8 +102,8 @@ def test_late_failure_callback_of_an_old_job_leaves_the_row_alone(owner, queue):
 
 def test_same_recipe_queued_twice_renders_once(owner, queue, run_worker, media_root):
     data = image_bytes(width=360, height=240)
-    (first,) = _create(owner, styles=("cartoon",), data=data)
-    (second,) = _create(owner, styles=("cartoon",), data=data)
+    (first,) = create_artworks(owner, styles=("cartoon",), data=data)
+    (second,) = create_artworks(owner, styles=("cartoon",), data=data)
     assert first.recipe_key == second.recipe_key and len(first.recipe_key) == 64
     assert queue.count == 2  # neither was done when the other was created
     run_worker()
@@ -127,7 +116,7 @@ def test_same_recipe_queued_twice_renders_once(owner, queue, run_worker, media_r
 
 def test_different_parameters_are_different_recipes(owner, queue):
     data = image_bytes()
-    (a,) = _create(owner, styles=("oil",), data=data)
+    (a,) = create_artworks(owner, styles=("oil",), data=data)
     upload = upload_file(data)
     size = processing.validate_params("oil", {})["size"] + 2
     recipe = Recipe("oil", processing.validate_params("oil", {"size": size}))
@@ -136,7 +125,7 @@ def test_different_parameters_are_different_recipes(owner, queue):
 
 
 def test_status_json_has_queue_position_and_eta(owner_client, owner, queue):
-    artworks = _create(owner, styles=("pencil", "oil"))
+    artworks = create_artworks(owner, styles=("pencil", "oil"))
     waiting = Artwork.objects.create(
         photo=artworks[0].photo,
         owner=owner,
@@ -155,7 +144,7 @@ def test_status_json_has_queue_position_and_eta(owner_client, owner, queue):
 
 
 def test_processing_status_reports_stage_from_job_meta(owner_client, owner, queue):
-    (artwork,) = _create(owner)
+    (artwork,) = create_artworks(owner)
     job = Job.fetch(artwork.job_id, connection=queue.connection)
     job.meta.update(stage="rendering", progress=40)
     job.save_meta()
@@ -181,7 +170,7 @@ def test_readyz_reports_every_check(client, owner, queue, settings):
         assert checks["oldest_queued"]["age_seconds"] is None
         assert checks["media_disk"]["free_mb"] > 0
 
-        (artwork,) = _create(owner)
+        (artwork,) = create_artworks(owner)
         Artwork.objects.filter(pk=artwork.pk).update(
             queued_at=timezone.now() - timedelta(hours=2)
         )
@@ -218,7 +207,7 @@ def test_worker_without_recent_heartbeat_does_not_count(client, queue):
 
 
 def test_recover_jobs_requeues_row_whose_job_ended(owner, queue, run_worker):
-    (artwork,) = _create(owner)
+    (artwork,) = create_artworks(owner)
     Job.fetch(artwork.job_id, connection=queue.connection).cancel()
     jobs.claim(artwork.pk, artwork.job_id)  # the row says processing, job is gone
     call_command("recover_jobs")

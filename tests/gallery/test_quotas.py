@@ -8,11 +8,9 @@ import time
 import pytest
 from django.urls import reverse
 
-import processing
 from gallery import quotas, services
 from gallery.models import Artwork, Photo, Profile
-from gallery.services import Recipe
-from tests.conftest import image_bytes, stored_files, upload_file
+from tests.conftest import create_artworks, image_bytes, stored_files, upload_file
 from tests.gallery.media_rows import make_artwork, make_photo
 
 pytestmark = pytest.mark.django_db
@@ -125,14 +123,8 @@ def _upload_in_thread(owner, outcome: dict, name: str) -> threading.Thread:
     from django.db import connection
 
     def run() -> None:
-        upload = upload_file()
         try:
-            services.artworks_create(
-                owner,
-                upload,
-                processing.inspect(upload),
-                [Recipe("pencil", processing.validate_params("pencil", {}))],
-            )
+            create_artworks(owner)
             outcome[name] = "saved"
         except services.UploadRefused as refusal:
             outcome[name] = refusal.status

@@ -11,26 +11,16 @@ from rq import Worker
 from rq.job import Job, JobStatus
 from rq.utils import utcformat
 
-import processing
-from gallery import jobs, services
+from gallery import jobs
 from gallery.models import Artwork
 from gallery.recovery import WORKER_LOST
-from gallery.services import Recipe
-from tests.conftest import upload_file
+from tests.conftest import create_artworks
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _create(owner):
-    upload = upload_file()
-    recipe = Recipe("pencil", processing.validate_params("pencil", {}))
-    return services.artworks_create(
-        owner, upload, processing.inspect(upload), [recipe]
-    )[0]
-
-
 def test_queued_without_job_is_enqueued_and_completes(owner, queue, run_worker, capsys):
-    artwork = _create(owner)
+    artwork = create_artworks(owner)[0]
     queue.connection.flushdb()  # Redis lost the job (or was down at upload)
     call_command("recover_jobs", "--dry-run")
     assert "would enqueue 1" in capsys.readouterr().out
@@ -45,13 +35,13 @@ def test_queued_without_job_is_enqueued_and_completes(owner, queue, run_worker, 
 
 
 def test_live_queued_job_is_not_duplicated(owner, queue):
-    _create(owner)
+    create_artworks(owner)[0]
     call_command("recover_jobs")
     assert queue.count == 1
 
 
 def test_stuck_processing_row_is_failed_with_reason(owner, queue):
-    artwork = _create(owner)
+    artwork = create_artworks(owner)[0]
     Artwork.objects.filter(pk=artwork.pk).update(
         status=Artwork.Status.PROCESSING, started_at=timezone.now() - timedelta(hours=1)
     )
@@ -80,7 +70,7 @@ def _started_on_another_machine(artwork, queue) -> Worker:
 
 
 def test_job_of_a_remote_worker_with_a_fresh_heartbeat_is_left_alone(owner, queue):
-    artwork = _create(owner)
+    artwork = create_artworks(owner)[0]
     worker = _started_on_another_machine(artwork, queue)
     worker.heartbeat()
     call_command("recover_jobs")
@@ -92,7 +82,7 @@ def test_job_of_a_remote_worker_with_a_fresh_heartbeat_is_left_alone(owner, queu
 def test_job_of_a_remote_worker_whose_heartbeat_stopped_is_rendered_again(
     owner, queue, run_worker, settings
 ):
-    artwork = _create(owner)
+    artwork = create_artworks(owner)[0]
     worker = _started_on_another_machine(artwork, queue)
     silent_since = timezone.now() - timedelta(
         seconds=settings.STUDIO_WORKER_DEAD_AFTER + 5
