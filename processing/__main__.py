@@ -13,10 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from processing import formats
 from processing.codec import InvalidImage, decode, encode
 from processing.styles import STYLES, render, validate_params
-
-_EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp"}
 
 
 def _parse_param(text: str) -> tuple[str, str]:
@@ -52,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--format",
         default="jpeg",
-        choices=sorted(_EXTENSIONS),
+        choices=sorted(formats.ENCODABLE),
         help="output format (default: jpeg)",
     )
     parser.add_argument(
@@ -101,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         parser.error(f"cannot create output directory {args.out}: {exc}")
 
-    ext = _EXTENSIONS[args.format]
+    suffix = formats.by_slug(args.format).suffix
     total = len(args.inputs)
     failures = 0
     started = time.monotonic()
@@ -116,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             result = render(image, args.style, **params)
             payload = encode(result, args.format, args.quality)
-            target = args.out / f"{path.stem}-{args.style}.{ext}"
+            target = args.out / f"{path.stem}-{args.style}{suffix}"
             target.write_bytes(payload)
         except InvalidImage as exc:
             failures += 1

@@ -20,6 +20,8 @@ import numpy as np
 import pillow_heif
 from PIL import Image, ImageCms, UnidentifiedImageError
 
+from processing import formats
+
 pillow_heif.register_heif_opener()
 
 __all__ = [
@@ -33,9 +35,9 @@ __all__ = [
 ]
 
 #: Pillow format names accepted on input (HEIF covers .heic/.heif files).
-ALLOWED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "HEIF")
+ALLOWED_FORMATS: tuple[str, ...] = formats.DECODABLE
 
-_UNSUPPORTED = "This file is not a supported image (JPEG, PNG, WebP, GIF, HEIC)."
+_UNSUPPORTED = f"This file is not a supported image ({formats.decodable_labels()})."
 _DAMAGED = "The image file is truncated or damaged."
 _EMPTY = "The file is empty."
 
@@ -440,9 +442,6 @@ def decode(
     return np.ascontiguousarray(bgr)
 
 
-_ENCODE_EXT = {"jpeg": ".jpg", "jpg": ".jpg", "png": ".png", "webp": ".webp"}
-
-
 def encode(image: np.ndarray, format: str = "jpeg", quality: int = 90) -> bytes:
     """Encode a BGR uint8 image with no metadata at all.
 
@@ -461,9 +460,11 @@ def encode(image: np.ndarray, format: str = "jpeg", quality: int = 90) -> bytes:
     Raises:
         ValueError: unknown format, bad quality, or not a uint8 image.
     """
-    fmt = str(format).lower()
-    if fmt not in _ENCODE_EXT:
-        raise ValueError(f"format must be one of jpeg, png, webp (got {format!r})")
+    spec = formats.by_slug(format)
+    if spec is None or not spec.encodable:
+        choices = ", ".join(formats.ENCODABLE)
+        raise ValueError(f"format must be one of {choices} (got {format!r})")
+    fmt = spec.slug
     if isinstance(quality, bool) or not isinstance(quality, int | np.integer):
         raise ValueError("quality must be an integer between 1 and 100")
     if not 1 <= int(quality) <= 100:
@@ -471,13 +472,13 @@ def encode(image: np.ndarray, format: str = "jpeg", quality: int = 90) -> bytes:
     arr = np.asarray(image)
     if arr.dtype != np.uint8 or arr.ndim not in (2, 3) or arr.size == 0:
         raise ValueError("image must be a non-empty HxWx3 uint8 array")
-    if fmt in ("jpeg", "jpg"):
+    if fmt == "jpeg":
         params = [cv2.IMWRITE_JPEG_QUALITY, int(quality), cv2.IMWRITE_JPEG_OPTIMIZE, 0]
     elif fmt == "png":
         params = [cv2.IMWRITE_PNG_COMPRESSION, 1]
     else:
         params = [cv2.IMWRITE_WEBP_QUALITY, int(quality)]
-    ok, buf = cv2.imencode(_ENCODE_EXT[fmt], arr, params)
+    ok, buf = cv2.imencode(spec.suffix, arr, params)
     if not ok:
         raise ValueError(f"could not encode image as {fmt}")
     return buf.tobytes()

@@ -338,6 +338,29 @@ def _reflect101(k: int, n: int) -> int:
 
 
 @numba.njit(inline="always")
+def _sobel3(buf, iu, i, idn, jl, j, jr, c):
+    """3x3 Sobel (gx, gy) of channel ``c`` at (i, j), neighbours given
+    (up/down rows ``iu``/``idn``, left/right columns ``jl``/``jr``)."""
+    gx = (
+        np.int32(buf[iu, jr, c])
+        + 2 * np.int32(buf[i, jr, c])
+        + np.int32(buf[idn, jr, c])
+        - np.int32(buf[iu, jl, c])
+        - 2 * np.int32(buf[i, jl, c])
+        - np.int32(buf[idn, jl, c])
+    )
+    gy = (
+        np.int32(buf[idn, jl, c])
+        + 2 * np.int32(buf[idn, j, c])
+        + np.int32(buf[idn, jr, c])
+        - np.int32(buf[iu, jl, c])
+        - 2 * np.int32(buf[iu, j, c])
+        - np.int32(buf[iu, jr, c])
+    )
+    return gx, gy
+
+
+@numba.njit(inline="always")
 def _stylize_px(buf, out, iu, i, idn, jl, j, jr):
     """One pixel of :func:`stylize_edges` (neighbour indices given)."""
     scale = np.float32(1.0 / 65535.0)
@@ -345,22 +368,7 @@ def _stylize_px(buf, out, iu, i, idn, jl, j, jr):
     zero = np.float32(0.0)
     mag = np.float32(0.0)
     for c in range(3):
-        gx = (
-            np.int32(buf[iu, jr, c])
-            + 2 * np.int32(buf[i, jr, c])
-            + np.int32(buf[idn, jr, c])
-            - np.int32(buf[iu, jl, c])
-            - 2 * np.int32(buf[i, jl, c])
-            - np.int32(buf[idn, jl, c])
-        )
-        gy = (
-            np.int32(buf[idn, jl, c])
-            + 2 * np.int32(buf[idn, j, c])
-            + np.int32(buf[idn, jr, c])
-            - np.int32(buf[iu, jl, c])
-            - 2 * np.int32(buf[iu, j, c])
-            - np.int32(buf[iu, jr, c])
-        )
+        gx, gy = _sobel3(buf, iu, i, idn, jl, j, jr, c)
         fx = np.float32(gx) * scale
         fy = np.float32(gy) * scale
         mag += np.sqrt(fx * fx + fy * fy)
@@ -413,22 +421,7 @@ def cartoon_edges(buf: np.ndarray, threshold: np.float32) -> np.ndarray:
             fx = np.float32(0.0)
             fy = np.float32(0.0)
             for c in range(3):
-                gx = (
-                    np.int32(buf[iu, jr, c])
-                    + 2 * np.int32(buf[i, jr, c])
-                    + np.int32(buf[idn, jr, c])
-                    - np.int32(buf[iu, jl, c])
-                    - 2 * np.int32(buf[i, jl, c])
-                    - np.int32(buf[idn, jl, c])
-                )
-                gy = (
-                    np.int32(buf[idn, jl, c])
-                    + 2 * np.int32(buf[idn, j, c])
-                    + np.int32(buf[idn, jr, c])
-                    - np.int32(buf[iu, jl, c])
-                    - 2 * np.int32(buf[iu, j, c])
-                    - np.int32(buf[iu, jr, c])
-                )
+                gx, gy = _sobel3(buf, iu, i, idn, jl, j, jr, c)
                 wc = wb if c == 0 else (wg if c == 1 else wr)
                 fx += wc * np.float32(gx)
                 fy += wc * np.float32(gy)
