@@ -105,7 +105,7 @@ def worker_command(python: str, env: dict[str, str]) -> list[str]:
     """
     return [
         python, "manage.py", "rqworker", env.get("STUDIO_QUEUE", "default"),
-        "--worker-class", "gallery.workers.StudioWorker",
+        "--worker-class", "gallery.pipeline.workers.StudioWorker",
         "--with-scheduler",  # runs the delayed retries
         "--max-jobs", env.get("STUDIO_WORKER_MAX_JOBS", "200"),
     ]  # fmt: skip

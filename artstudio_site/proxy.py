@@ -1,14 +1,18 @@
 """The client's address, trusting X-Forwarded-For only behind known proxies.
 
-Used by django-axes (login lockout) and the upload rate limit. A client can
-put anything in X-Forwarded-For; only the entries appended by the
+``ClientAddressMiddleware`` puts it on every request as ``request.client_ip``
+(the gallery reads that attribute and never imports this module); django-axes
+(login lockout) calls :func:`client_ip` itself. A client can put anything in
+X-Forwarded-For; only the entries appended by the
 ``STUDIO_TRUSTED_PROXY_COUNT`` proxies in front of gunicorn are believed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -27,3 +31,14 @@ def client_ip(request: HttpRequest) -> str:
     if len(forwarded) >= trusted:
         return forwarded[-trusted]
     return remote
+
+
+class ClientAddressMiddleware:
+    """Resolve the client address once per request: ``request.client_ip``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.client_ip = client_ip(request)
+        return self.get_response(request)

@@ -51,6 +51,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: everything after it reads request.client_ip.
+    "artstudio_site.proxy.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -163,7 +165,7 @@ STUDIO_RESULT_QUALITY = env_int("STUDIO_RESULT_QUALITY", 92, minimum=1)
 STUDIO_THUMBNAIL_SIZE = env_int("STUDIO_THUMBNAIL_SIZE", 480, minimum=16)
 STUDIO_PAGE_SIZE = env_int("STUDIO_PAGE_SIZE", 24, minimum=1)
 STUDIO_QUEUE = env_str("STUDIO_QUEUE", "default")
-# Moderation and cleanup (gallery/retention.py, quotas.py; `cleanup_media`).
+# Moderation and cleanup (gallery/storage/retention.py, limits.py; `cleanup_media`).
 # Originals and artworks older than this many days are deleted (0 = keep
 # forever); failed artworks after STUDIO_FAILED_RETENTION_DAYS (0 = keep).
 STUDIO_RETENTION_DAYS = env_int("STUDIO_RETENTION_DAYS", 0, minimum=0)
@@ -174,7 +176,7 @@ STUDIO_ORPHAN_GRACE_HOURS = env_int("STUDIO_ORPHAN_GRACE_HOURS", 1, minimum=1)
 # Per-user quotas (0 = no limit); a Profile row can override them per user.
 STUDIO_QUOTA_PHOTOS = env_int("STUDIO_QUOTA_PHOTOS", 500, minimum=0)
 STUDIO_QUOTA_BYTES = env_int("STUDIO_QUOTA_BYTES", 500 * 1024 * 1024, minimum=0)
-# Job pipeline (gallery/jobs.py, recovery.py, backpressure.py; README "Jobs").
+# Job pipeline (gallery/pipeline/, gallery/limits.py; README "Jobs").
 # Transient faults (DB/Redis/storage connection errors, a killed worker) are
 # retried STUDIO_JOB_RETRIES times after these delays (seconds); no artwork
 # is started more than STUDIO_JOB_MAX_ATTEMPTS times in all.
@@ -234,7 +236,7 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT") or VAR_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or VAR_DIR / "media")
-# Media is never served from a public URL: gallery.views streams each file
+# Media is never served from a public URL: gallery.web.media serves each file
 # after an access check. base_url is therefore unused.
 MEDIA_URL = "/media-not-public/"
 

@@ -22,10 +22,11 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.handlers.wsgi import LimitedStream
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
+
+from gallery.web.refusals import refused
 
 # Multipart framing around the file (boundaries, headers, the other fields).
 BODY_OVERHEAD = 64 * 1024
@@ -37,20 +38,12 @@ def body_limit() -> int:
     return settings.STUDIO_MAX_UPLOAD_BYTES + BODY_OVERHEAD
 
 
-def wants_json(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/") or "application/json" in request.META.get(
-        "HTTP_ACCEPT", ""
-    )
-
-
 def too_large_response(request: HttpRequest) -> HttpResponse:
     """413 as JSON for API clients, as a page for browsers."""
     message = _("The file is too large: the limit is %(limit)s.") % {
         "limit": filesizeformat(settings.STUDIO_MAX_UPLOAD_BYTES)
     }
-    if wants_json(request):
-        return JsonResponse({"error": message, "field": "image"}, status=413)
-    return render(request, "413.html", {"message": message}, status=413)
+    return refused(request, message, status=413, field="image")
 
 
 class RequestBodyLimitMiddleware:

@@ -117,12 +117,12 @@ def measure(client: Client, data: bytes, slug: str, runs: int, *, keep_source: b
         upload = SimpleUploadedFile("p.jpg", data, "image/jpeg")
         if keep_source:
             # Only the rendered preview is dropped; the source stays cached.
-            key = preview.recipe_key(
+            key = preview.cache_key(
                 hashlib.sha256(data).hexdigest(),
                 slug,
                 processing.validate_params(slug, params),
             )
-            cache.delete(f"preview:{key}")
+            cache.delete(key)
         start = time.perf_counter()
         response = client.post(
             "/api/preview/",

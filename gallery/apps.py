@@ -12,6 +12,6 @@ class GalleryConfig(AppConfig):
     def ready(self) -> None:
         # Files follow rows: deleting a Photo or Artwork, however it happens
         # (view, admin, cascade, cleanup_media), removes its unshared files.
-        from gallery import files
+        from gallery.storage import files
 
         files.connect_signals()

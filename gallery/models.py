@@ -6,22 +6,34 @@ import uuid
 from pathlib import PurePosixPath
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import F, Q, Sum
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 import processing
+from processing import formats
 
-STYLE_CHOICES = [(slug, style.label) for slug, style in processing.STYLES.items()]
+#: The folders the upload_to functions below write to (retention walks them).
+MEDIA_FOLDERS = ("originals", "results", "thumbnails")
+#: The stored files of an artwork, by the name the media views use.
+FILE_KINDS = ("original", "result", "thumbnail")
 
 
 def _generated_name(folder: str, filename: str) -> str:
     # The user's file name never reaches storage: only a random hex name with
     # a known-safe extension, so names cannot be guessed, collide or traverse.
-    suffix = PurePosixPath(filename).suffix.lower()
-    if suffix not in {".jpg", ".png", ".webp", ".gif", ".heic"}:
-        suffix = ".bin"
+    fmt = formats.by_suffix(PurePosixPath(filename).suffix)
+    suffix = fmt.suffix if fmt else ".bin"
     return f"{folder}/{uuid.uuid4().hex[:2]}/{uuid.uuid4().hex}{suffix}"
+
+
+def validate_style(slug: str) -> None:
+    """A style slug of the registry. A plain check rather than model choices,
+    so that a new style needs no migration."""
+    if slug not in processing.STYLES:
+        raise ValidationError(_("Unknown style."), code="invalid_choice")
 
 
 def original_upload_to(instance: Photo, filename: str) -> str:
@@ -80,7 +92,7 @@ class Photo(models.Model):
         ordering = ["-created", "-id"]
         indexes = [
             models.Index(fields=["owner", "-created"], name="photo_owner_created"),
-            # "Is this stored file still referenced?" (gallery/files.py,
+            # "Is this stored file still referenced?" (gallery/storage/files.py,
             # cleanup_media) runs on every delete and per batch of files.
             models.Index(fields=["original"], name="photo_original"),
         ]
@@ -95,6 +107,36 @@ class Photo(models.Model):
         return self.width * self.height / 1_000_000
 
 
+class ArtworkQuerySet(models.QuerySet):
+    def unfinished(self) -> ArtworkQuerySet:
+        """Queued or processing: a job will (or may) still change the row."""
+        return self.filter(status__in=Artwork.UNFINISHED)
+
+    def finished(self) -> ArtworkQuerySet:
+        return self.filter(status__in=Artwork.FINISHED)
+
+    def public(self) -> ArtworkQuerySet:
+        """What anyone may see: public, done, not hidden by a moderator."""
+        return self.filter(Artwork.PUBLIC)
+
+    def visible_to(self, user) -> ArtworkQuerySet:
+        """The user's own artworks (hidden ones too: the owner sees a notice)
+        and everyone's public ones. Anonymous users see the public ones."""
+        if user is None or not user.is_authenticated:
+            return self.public()
+        return self.filter(Q(owner_id=user.pk) | Artwork.PUBLIC)
+
+    def with_stored_bytes(self) -> ArtworkQuerySet:
+        """Annotate ``stored_bytes``: the result and thumbnail sizes."""
+        return self.annotate(stored_bytes=Artwork.STORED_BYTES)
+
+    def stored_bytes(self) -> int:
+        """Bytes the rows' results and thumbnails take (recorded on the rows,
+        so no storage call is needed; shared dedup files count per row)."""
+        total = self.aggregate(total=Sum(Artwork.STORED_BYTES))["total"]
+        return int(total or 0)
+
+
 class Artwork(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")
@@ -107,7 +149,7 @@ class Artwork(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="artworks"
     )
-    style = models.CharField(_("style"), max_length=32, choices=STYLE_CHOICES)
+    style = models.CharField(_("style"), max_length=32, validators=[validate_style])
     params = models.JSONField(_("parameters"), default=dict)
     engine_version = models.CharField(max_length=16)
     status = models.CharField(
@@ -143,6 +185,15 @@ class Artwork(models.Model):
     result_bytes = models.PositiveBigIntegerField(default=0)
     thumbnail_bytes = models.PositiveBigIntegerField(default=0)
 
+    objects = ArtworkQuerySet.as_manager()
+
+    # Status groups: a job still owns an unfinished row; a finished one is
+    # never changed by a job again.
+    UNFINISHED = (Status.QUEUED, Status.PROCESSING)
+    FINISHED = (Status.DONE, Status.FAILED)
+    PUBLIC = Q(public=True, status=Status.DONE) & ~Q(moderation=Moderation.HIDDEN)
+    STORED_BYTES = F("result_bytes") + F("thumbnail_bytes")
+
     class Meta:
         ordering = ["-created", "-id"]
         indexes = [
@@ -157,14 +208,31 @@ class Artwork(models.Model):
         verbose_name_plural = _("artworks")
 
     def __str__(self) -> str:
-        return f"{self.get_style_display()} #{self.pk}"
+        return f"{self.style_label} #{self.pk}"
 
     def get_absolute_url(self) -> str:
         return reverse("gallery:artwork_detail", args=[self.pk])
 
     @property
+    def style_label(self) -> str:
+        """The registry's (untranslated) label, or the slug of a style the
+        engine no longer has."""
+        style = processing.STYLES.get(self.style)
+        return style.label if style else self.style
+
+    @property
     def is_finished(self) -> bool:
-        return self.status in (self.Status.DONE, self.Status.FAILED)
+        return self.status in self.FINISHED
+
+    def file(self, kind: str):
+        """The stored file of this kind: the photo's ``original``, or the
+        artwork's ``result`` or ``thumbnail`` (an empty FieldFile until it is
+        rendered). Raises ValueError for any other kind."""
+        if kind == "original":
+            return self.photo.original
+        if kind in ("result", "thumbnail"):
+            return getattr(self, kind)
+        raise ValueError(f"unknown file kind {kind!r}")
 
     @property
     def duration(self) -> float | None:

@@ -10,13 +10,8 @@ budget so that a script cannot turn the web process into a render farm.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import math
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -26,6 +21,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 import processing
+from gallery import limits
+from gallery.pipeline.dedup import recipe_key
 
 logger = logging.getLogger(__name__)
 
@@ -34,42 +31,16 @@ SAMPLE_SIZE = (360, 270)
 SOURCE_TIMEOUT = 3600
 
 
-@dataclass(frozen=True)
-class RateLimited(Exception):
-    """The user spent the preview budget of the current minute."""
-
-    retry_after: int
-
-
-def recipe_key(content_hash: str, style: str, params: dict) -> str:
-    """A stable key for "these source bytes, this style, these parameters"."""
-    recipe = json.dumps(
-        [content_hash, style, params, processing.ENGINE_VERSION, PREVIEW_LONG_SIDE],
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(recipe.encode()).hexdigest()
+def check_rate(user_id: int) -> int | None:
+    """Count one preview against the user's per-minute budget
+    (``STUDIO_PREVIEW_RATE``); the seconds to wait when it is spent."""
+    return limits.hit("preview", user_id, settings.STUDIO_PREVIEW_RATE)
 
 
-def check_rate(user_id: int, *, now: float | None = None) -> None:
-    """Count one preview against the user's budget; raise RateLimited if over.
-
-    A fixed one-minute window counted in the cache: cheap, shared by every web
-    process once the cache is Redis, and self-expiring.
-    """
-    limit = settings.STUDIO_PREVIEW_RATE
-    now = time.time() if now is None else now
-    window = int(now // 60)
-    key = f"preview-rate:{user_id}:{window}"
-    cache.add(key, 0, timeout=120)
-    try:
-        count = cache.incr(key)
-    except ValueError:
-        # The key expired between add() and incr(): start the window again.
-        cache.set(key, 1, timeout=120)
-        count = 1
-    if count > limit:
-        raise RateLimited(retry_after=max(1, math.ceil((window + 1) * 60 - now)))
+def cache_key(content_hash: str, style: str, params: dict) -> str:
+    """The cache key of one preview: the artwork recipe key at preview size."""
+    key = recipe_key(content_hash, style, params, processing.ENGINE_VERSION)
+    return f"preview:{PREVIEW_LONG_SIDE}:{key}"
 
 
 def _small_source(content_hash: str, load: Callable[[], bytes]) -> np.ndarray:
@@ -103,16 +74,17 @@ def render_preview(
 
     ``content_hash`` is the sha256 of the source bytes and ``load`` returns
     those bytes; it is only called on a cache miss, so a cached preview of a
-    stored photo never touches storage. Raises ``processing.InvalidImage``
-    for an unreadable photo and ``ValueError`` for a bad style or parameter.
+    stored photo never touches storage. ``params`` is the full dict that
+    ``processing.validate_params`` returned (the form validated it).
+    Raises ``processing.InvalidImage`` for an unreadable photo and
+    ``ValueError`` for a bad style or parameter.
     """
-    values = processing.validate_params(style, params)
-    key = f"preview:{recipe_key(content_hash, style, values)}"
+    key = cache_key(content_hash, style, params)
     cached = cache.get(key)
     if cached is not None:
         return cached, True
     image = _small_source(content_hash, load)
-    rendered = processing.render(image, style, **values)
+    rendered = processing.render(image, style, **params)
     jpeg = processing.encode(rendered, "jpeg", 85)
     cache.set(key, jpeg, timeout=settings.STUDIO_PREVIEW_CACHE_SECONDS)
     return jpeg, False

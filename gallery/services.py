@@ -1,52 +1,33 @@
-"""Multi-step writes: creating photos and artworks, status changes, deletes.
+"""Multi-step writes: creating photos and artworks, retries, sharing,
+moderation, deletes.
 
-Views and jobs call these functions; they never write rows or files
-themselves. Files go through ``default_storage`` only, so the same code works
-on a local folder and on object storage.
+Views and the admin call these functions; they never write rows or files
+themselves. Render jobs are enqueued through ``gallery.pipeline.queue`` once
+the rows are committed; jobs write their own results through
+``gallery.pipeline``. Files go through ``default_storage`` only, so the same
+code works on a local folder and on object storage.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import django_rq
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
-from redis.exceptions import RedisError
 
 import processing
-from gallery import backpressure, dedup, quotas
-from gallery.models import Artwork, Photo
-
-logger = logging.getLogger(__name__)
-
-UNFINISHED = (Artwork.Status.QUEUED, Artwork.Status.PROCESSING)
-
-
-class UploadRefused(Exception):
-    """An upload turned away before anything is written (quota, backpressure).
-
-    ``status`` is the HTTP status the API answers with (429 for a per-user
-    limit, 503 when the whole service is saturated); ``retry_after`` is in
-    seconds, or None when waiting will not help (a full quota).
-    """
-
-    def __init__(
-        self, message: str, *, status: int = 429, retry_after: int | None = None
-    ):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.retry_after = retry_after
+from gallery import limits
+from gallery.models import Artwork, Photo, Report
+from gallery.pipeline import dedup
+from gallery.pipeline.queue import enqueue_render
+from gallery.storage import files
+from processing import formats
 
 
 @dataclass(frozen=True)
@@ -55,10 +36,6 @@ class Recipe:
 
     style: str
     params: dict
-
-
-def get_queue():
-    return django_rq.get_queue(settings.STUDIO_QUEUE)
 
 
 def _read_upload(upload) -> tuple[bytes, str]:
@@ -84,11 +61,6 @@ def _lock_owner(owner) -> None:
     )
 
 
-def _check_upload(owner, count: int, byte_size: int) -> None:
-    backpressure.check_upload(owner, count)
-    quotas.check_upload(owner, byte_size)
-
-
 def artworks_create(
     owner, upload, info: processing.ImageInfo, recipes: Iterable[Recipe]
 ):
@@ -97,17 +69,15 @@ def artworks_create(
     The original is written to storage first; if anything after that fails
     the file is removed again, so a failed upload leaves nothing behind. The
     render jobs are enqueued only once the rows are committed. Backpressure
-    and quotas refuse the upload (``UploadRefused``) before anything is
+    and quotas refuse the upload (``limits.UploadRefused``) before anything is
     written, and once more under the owner's lock before the rows are saved
     (a concurrent upload may have taken the last place meanwhile); an
     identical recipe that is already done is reused, not rendered again.
     """
     recipes = list(recipes)
-    _check_upload(owner, len(recipes), upload.size)
+    limits.check_upload(owner, len(recipes), upload.size)
     data, content_hash = _read_upload(upload)
-    suffix = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif"}.get(
-        info.format, ".heic"
-    )
+    suffix = formats.by_name(info.format).suffix
     photo = Photo(
         owner=owner,
         original_name=(getattr(upload, "name", "") or "")[:255],
@@ -121,7 +91,7 @@ def artworks_create(
     try:
         with transaction.atomic():
             _lock_owner(owner)
-            _check_upload(owner, len(recipes), upload.size)
+            limits.check_upload(owner, len(recipes), upload.size)
             photo.save()
             artworks = _queue_artworks(photo, owner, recipes)
     except BaseException:
@@ -171,15 +141,9 @@ def artworks_create_from_photo(owner, photo: Photo, recipes: Iterable[Recipe]):
     recipes = list(recipes)
     with transaction.atomic():
         _lock_owner(owner)
-        # Same refusals as an upload: the queue cap, and a full quota (results
-        # still take space even though the photo is not stored twice).
-        backpressure.check_upload(owner, len(recipes))
-        usage = quotas.usage_for(owner)
-        if usage.has_byte_limit and usage.bytes_used >= usage.max_bytes:
-            raise UploadRefused(
-                gettext("Your storage is full. Delete some artworks to make new ones."),
-                status=413,
-            )
+        # Same refusals as an upload: the queue caps, and a full storage.
+        limits.check_queue(owner, len(recipes))
+        limits.check_storage_left(owner)
         return _queue_artworks(photo, owner, recipes)
 
 
@@ -209,87 +173,6 @@ def artwork_retry(artwork: Artwork) -> bool:
     return bool(changed)
 
 
-def enqueue_render(artwork_id: int) -> str | None:
-    """Put the render job for an artwork on the queue; return the job id.
-
-    When Redis cannot be reached the artwork simply stays queued without a
-    job id; ``recover_jobs`` enqueues it once Redis is back, so the upload
-    never fails because of the queue.
-    """
-    from gallery.jobs import render_artwork, render_job_options
-
-    job_id = f"artwork-{artwork_id}-{uuid.uuid4().hex[:12]}"
-    try:
-        get_queue().enqueue(
-            render_artwork,
-            artwork_id,
-            job_id=job_id,
-            description=f"render artwork {artwork_id}",
-            **render_job_options(),  # timeout, retry, failure callbacks
-        )
-    except RedisError as exc:
-        logger.warning("could not enqueue artwork %s, will retry: %s", artwork_id, exc)
-        return None
-    Artwork.objects.filter(pk=artwork_id, status=Artwork.Status.QUEUED).update(
-        job_id=job_id
-    )
-    return job_id
-
-
-def artwork_mark_processing(artwork: Artwork) -> bool:
-    """Move a queued (or re-run) artwork to processing; False when finished."""
-    changed = Artwork.objects.filter(pk=artwork.pk, status__in=UNFINISHED).update(
-        status=Artwork.Status.PROCESSING, started_at=timezone.now(), error=""
-    )
-    if changed:
-        artwork.refresh_from_db(fields=["status", "started_at", "error"])
-    return bool(changed)
-
-
-def artwork_store_result(artwork: Artwork, result: bytes, thumbnail: bytes) -> bool:
-    """Save the rendered files and mark the artwork done.
-
-    A row that is already done (the job ran twice) keeps its files; the files
-    just written are removed again so nothing is orphaned.
-    """
-    result_name = default_storage.save(
-        artwork.result.field.generate_filename(artwork, "result.jpg"),
-        ContentFile(result),
-    )
-    thumb_name = default_storage.save(
-        artwork.thumbnail.field.generate_filename(artwork, "thumb.jpg"),
-        ContentFile(thumbnail),
-    )
-    changed = Artwork.objects.filter(pk=artwork.pk, status__in=UNFINISHED).update(
-        status=Artwork.Status.DONE,
-        result=result_name,
-        thumbnail=thumb_name,
-        # Recorded so quotas and the admin's storage figures need no storage calls.
-        result_bytes=len(result),
-        thumbnail_bytes=len(thumbnail),
-        error="",
-        finished_at=timezone.now(),
-    )
-    if not changed:
-        default_storage.delete(result_name)
-        default_storage.delete(thumb_name)
-        return False
-    artwork.refresh_from_db()
-    return True
-
-
-def artwork_mark_failed(artwork_id: int, reason: str) -> bool:
-    """Mark an unfinished artwork failed with a reason fit for its owner.
-
-    Never touches a finished row, so a late failure callback cannot flip a
-    done artwork back to failed.
-    """
-    changed = Artwork.objects.filter(pk=artwork_id, status__in=UNFINISHED).update(
-        status=Artwork.Status.FAILED, error=reason[:1000], finished_at=timezone.now()
-    )
-    return bool(changed)
-
-
 def artwork_set_public(artwork: Artwork, public: bool) -> None:
     artwork.public = public
     artwork.save(update_fields=["public"])
@@ -298,7 +181,7 @@ def artwork_set_public(artwork: Artwork, public: bool) -> None:
 def artwork_delete(artwork: Artwork) -> None:
     """Delete an artwork, and its photo when no artwork is left.
 
-    Files follow the rows (``gallery.files``): they are removed after commit
+    Files follow the rows (``gallery.storage.files``): they are removed after commit
     unless another artwork shares them.
     """
     with transaction.atomic():
@@ -323,10 +206,6 @@ def artwork_report(artwork: Artwork, reporter, reason: str):
     One report per user and artwork: reporting again updates the reason. A
     hidden artwork stays hidden (reporting must not undo a moderator).
     """
-    from django.utils.translation import gettext
-
-    from gallery.models import Report
-
     if artwork.owner_id == reporter.pk:
         raise ReportRefused(gettext("You cannot report your own artwork."))
     with transaction.atomic():
@@ -359,14 +238,9 @@ def artwork_rerender(artwork: Artwork) -> bool:
     another artwork shares them. False when the artwork is queued or
     processing already: a running job is never disturbed.
     """
-    from gallery import files
-
     with transaction.atomic():
         row = (
-            Artwork.objects.select_for_update()
-            .filter(pk=artwork.pk)
-            .exclude(status__in=UNFINISHED)
-            .first()
+            Artwork.objects.select_for_update().filter(pk=artwork.pk).finished().first()
         )
         if row is None:
             return False

@@ -17,6 +17,16 @@ __all__ = ["ENGINE_VERSION", "STYLES", "Param", "Style", "render", "validate_par
 ENGINE_VERSION = "1.1"
 
 
+def gettext_noop(text: str) -> str:
+    """Mark a registry text for translation without translating it.
+
+    ``processing`` has no Django; the name is the one ``makemessages``
+    extracts, so labels, descriptions and help texts are collected into the
+    gallery's catalogue from here, and the pages translate them at runtime.
+    """
+    return text
+
+
 @dataclass(frozen=True)
 class Param:
     """One tunable parameter of a style.
@@ -26,7 +36,8 @@ class Param:
         type: ``"int"`` or ``"float"``.
         default, min, max, step: numbers of that type (min/max inclusive).
         label: short human label for forms and sliders.
-        help: one sentence explaining the effect.
+        help: one sentence explaining the effect (the range is shown from
+            ``min`` and ``max``, never written into the text).
     """
 
     name: str
@@ -37,6 +48,18 @@ class Param:
     step: int | float
     label: str
     help: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The spec as the API and the editor read it: name, type, default,
+        min, max, step (texts are translated by the caller)."""
+        return {
+            "name": self.name,
+            "type": self.type,
+            "default": self.default,
+            "min": self.min,
+            "max": self.max,
+            "step": self.step,
+        }
 
 
 @dataclass(frozen=True)
@@ -53,6 +76,15 @@ class Style:
         """Return ``{name: default}`` for every parameter."""
         return {p.name: p.default for p in self.params}
 
+    def as_dict(self) -> dict[str, Any]:
+        """slug, label, description and the parameter specs, untranslated."""
+        return {
+            "slug": self.slug,
+            "label": self.label,
+            "description": self.description,
+            "params": [p.as_dict() for p in self.params],
+        }
+
 
 _SIGMA_S = Param(
     "sigma_s",
@@ -61,8 +93,8 @@ _SIGMA_S = Param(
     0.0,
     200.0,
     1.0,
-    "Smoothing size",
-    "Spatial extent of the edge-preserving smoothing, in pixels (0-200).",
+    gettext_noop("Smoothing size"),
+    gettext_noop("Spatial extent of the edge-preserving smoothing, in pixels."),
 )
 _SIGMA_R_PENCIL = Param(
     "sigma_r",
@@ -71,8 +103,10 @@ _SIGMA_R_PENCIL = Param(
     0.0,
     1.0,
     0.01,
-    "Edge sensitivity",
-    "How different colours must be to count as an edge (0-1); lower keeps more edges.",
+    gettext_noop("Edge sensitivity"),
+    gettext_noop(
+        "How different colours must be to count as an edge; lower keeps more edges."
+    ),
 )
 _SHADE = Param(
     "shade_factor",
@@ -81,8 +115,8 @@ _SHADE = Param(
     0.0,
     0.1,
     0.005,
-    "Shading",
-    "Brightness of the paper and strokes (0-0.1); higher is lighter.",
+    gettext_noop("Shading"),
+    gettext_noop("Brightness of the paper and strokes; higher is lighter."),
 )
 # Gray pencil: OpenCV's own tutorial value instead of the function default
 # 0.02, which leaves the paper mid-gray on clean photos and nearly black on
@@ -94,29 +128,33 @@ _SHADE_PENCIL = Param(
     0.0,
     0.1,
     0.005,
-    "Shading",
-    "Brightness of the paper and strokes (0-0.1); higher is lighter.",
+    gettext_noop("Shading"),
+    gettext_noop("Brightness of the paper and strokes; higher is lighter."),
 )
 
 STYLES: dict[str, Style] = {
     "pencil": Style(
         slug="pencil",
-        label="Pencil sketch",
-        description="Gray graphite drawing: strong edges become pencil strokes.",
+        label=gettext_noop("Pencil sketch"),
+        description=gettext_noop(
+            "Gray graphite drawing: strong edges become pencil strokes."
+        ),
         func=looks.pencil,
         params=(_SIGMA_S, _SIGMA_R_PENCIL, _SHADE_PENCIL),
     ),
     "color_pencil": Style(
         slug="color_pencil",
-        label="Colour pencil",
-        description="Pencil strokes tinted with the photo's own colours.",
+        label=gettext_noop("Colour pencil"),
+        description=gettext_noop("Pencil strokes tinted with the photo's own colours."),
         func=looks.color_pencil,
         params=(_SIGMA_S, _SIGMA_R_PENCIL, _SHADE),
     ),
     "oil": Style(
         slug="oil",
-        label="Oil painting",
-        description="Thick dabs of paint: each pixel takes the dominant colour around it.",
+        label=gettext_noop("Oil painting"),
+        description=gettext_noop(
+            "Thick dabs of paint: each pixel takes the dominant colour around it."
+        ),
         func=looks.oil,
         params=(
             Param(
@@ -126,8 +164,10 @@ STYLES: dict[str, Style] = {
                 1,
                 15,
                 1,
-                "Brush size",
-                "Neighbourhood radius in pixels (window is 2*size+1 wide).",
+                gettext_noop("Brush size"),
+                gettext_noop(
+                    "Neighbourhood radius in pixels (window is 2*size+1 wide)."
+                ),
             ),
             Param(
                 "dyn_ratio",
@@ -136,15 +176,17 @@ STYLES: dict[str, Style] = {
                 1,
                 127,
                 1,
-                "Colour simplification",
-                "Divides the brightness levels; higher gives larger flat patches.",
+                gettext_noop("Colour simplification"),
+                gettext_noop(
+                    "Divides the brightness levels; higher gives larger flat patches."
+                ),
             ),
         ),
     ),
     "watercolor": Style(
         slug="watercolor",
-        label="Watercolour",
-        description="Soft washes of colour with darkened edges.",
+        label=gettext_noop("Watercolour"),
+        description=gettext_noop("Soft washes of colour with darkened edges."),
         func=looks.watercolor,
         params=(
             _SIGMA_S,
@@ -155,15 +197,17 @@ STYLES: dict[str, Style] = {
                 0.0,
                 1.0,
                 0.01,
-                "Colour blending",
-                "How much different colours blend together (0-1); higher is smoother.",
+                gettext_noop("Colour blending"),
+                gettext_noop(
+                    "How much different colours blend together; higher is smoother."
+                ),
             ),
         ),
     ),
     "cartoon": Style(
         slug="cartoon",
-        label="Cartoon",
-        description="Flat areas of colour with bold dark outlines.",
+        label=gettext_noop("Cartoon"),
+        description=gettext_noop("Flat areas of colour with bold dark outlines."),
         func=looks.cartoon,
         params=(
             Param(
@@ -173,8 +217,10 @@ STYLES: dict[str, Style] = {
                 0.0,
                 200.0,
                 1.0,
-                "Smoothing size",
-                "Spatial extent of the edge-preserving smoothing, in pixels (0-200).",
+                gettext_noop("Smoothing size"),
+                gettext_noop(
+                    "Spatial extent of the edge-preserving smoothing, in pixels."
+                ),
             ),
             Param(
                 "sigma_r",
@@ -183,8 +229,8 @@ STYLES: dict[str, Style] = {
                 0.0,
                 1.0,
                 0.01,
-                "Colour blending",
-                "How much different colours blend before flattening (0-1).",
+                gettext_noop("Colour blending"),
+                gettext_noop("How much different colours blend before flattening."),
             ),
             Param(
                 "levels",
@@ -193,8 +239,8 @@ STYLES: dict[str, Style] = {
                 2,
                 16,
                 1,
-                "Colour levels",
-                "Number of tones per colour channel (2-16); fewer is flatter.",
+                gettext_noop("Colour levels"),
+                gettext_noop("Number of tones per colour channel; fewer is flatter."),
             ),
             Param(
                 "line_width",
@@ -203,8 +249,10 @@ STYLES: dict[str, Style] = {
                 0,
                 10,
                 1,
-                "Outline width",
-                "Thickness of the dark outlines in pixels (0 turns them off).",
+                gettext_noop("Outline width"),
+                gettext_noop(
+                    "Thickness of the dark outlines in pixels (0 turns them off)."
+                ),
             ),
             Param(
                 "edge_threshold",
@@ -213,8 +261,10 @@ STYLES: dict[str, Style] = {
                 0.01,
                 1.0,
                 0.01,
-                "Outline sensitivity",
-                "Edge strength needed for an outline (0.01-1); lower draws more lines.",
+                gettext_noop("Outline sensitivity"),
+                gettext_noop(
+                    "Edge strength needed for an outline; lower draws more lines."
+                ),
             ),
         ),
     ),

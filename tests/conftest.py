@@ -12,7 +12,8 @@ from PIL import Image
 from rq import SimpleWorker
 
 import processing
-from gallery.services import Recipe, artworks_create, get_queue
+from gallery.pipeline.queue import get_queue
+from gallery.services import Recipe, artworks_create
 
 PASSWORD = "a-long-test-password-42"
 

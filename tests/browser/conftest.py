@@ -58,7 +58,7 @@ def studio_server(transactional_db, settings):
 def worker_thread(queue):
     """A real rq worker running jobs in this process until the test ends.
 
-    Like the studio's worker (gallery.workers.StudioWorker), it compiles or
+    Like the studio's worker (gallery.pipeline.workers.StudioWorker), it compiles or
     loads the style kernels before taking a job; on a clean clone the cold
     compile takes ~20 s, which must not count against a page's timeouts."""
     from rq import SimpleWorker

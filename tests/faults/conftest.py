@@ -1,6 +1,6 @@
 """Fault-test harness: a redis-server of our own on a free TCP port (so a
 test can stop and restart it) and real rq worker processes
-(``manage.py rqworker --worker-class gallery.workers.StudioWorker``) that use
+(``manage.py rqworker --worker-class gallery.pipeline.workers.StudioWorker``) that use
 the test database and the test's media folder.
 
 Every wait is bounded; every process started here is stopped at teardown.
@@ -26,9 +26,9 @@ from PIL import Image
 
 import processing
 from artstudio_site.launcher import redis_server_binary
-from gallery import services
-from gallery.jobs import render_job_options
 from gallery.models import Artwork, Photo
+from gallery.pipeline.jobs import render_job_options
+from gallery.pipeline.queue import get_queue
 from tests.conftest import photo_array
 
 REPO = Path(__file__).resolve().parents[2]
@@ -115,7 +115,7 @@ class Studio:
 
     @property
     def queue(self):
-        return services.get_queue()
+        return get_queue()
 
     def worker_env(self, **extra: str) -> dict[str, str]:
         env = {
@@ -140,7 +140,7 @@ class Studio:
         process = subprocess.Popen(
             [
                 sys.executable, "manage.py", "rqworker", "default",
-                "--worker-class", "gallery.workers.StudioWorker",
+                "--worker-class", "gallery.pipeline.workers.StudioWorker",
                 "--with-scheduler", "--name", name, "--verbosity", "0",
             ],
             cwd=REPO,

@@ -12,7 +12,7 @@ import time
 
 from rq import get_current_job
 
-from gallery import jobs
+from gallery.pipeline import jobs
 
 
 def _processing_now(artwork_id: int) -> None:

@@ -13,8 +13,10 @@ from rq.exceptions import AbandonedJobError
 from rq.job import Job, JobStatus
 from rq.registry import clean_registries
 
-from gallery import jobs, services
+from gallery import services
 from gallery.models import Artwork
+from gallery.pipeline import jobs
+from gallery.pipeline.queue import enqueue_render
 from tests.conftest import stored_files, upload_file
 from tests.faults.conftest import jpeg, make_artwork, wait_for
 from tests.faults.helpers import hang, render_after
@@ -35,7 +37,7 @@ def test_killed_work_horse_is_retried_and_the_next_job_runs(owner, studio):
     victim = make_artwork(owner, seed=1)
     bystander = make_artwork(owner, seed=2, style="oil")
     job_id = studio.enqueue(render_after, victim.pk, 3)
-    services.enqueue_render(bystander.pk)
+    enqueue_render(bystander.pk)
 
     pid = wait_for(lambda: studio.job_meta(job_id).get("pid"), 30, "the horse pid")
     studio.wait_status(victim.pk, {Artwork.Status.PROCESSING}, 5)
@@ -118,7 +120,7 @@ def test_job_past_its_timeout_fails_and_the_worker_goes_on(owner, studio):
     stuck = make_artwork(owner, seed=4)
     nxt = make_artwork(owner, seed=5)
     studio.enqueue(hang, stuck.pk, job_timeout=2)  # the next one keeps 180 s
-    services.enqueue_render(nxt.pk)
+    enqueue_render(nxt.pk)
 
     stuck = studio.wait_status(stuck.pk, {Artwork.Status.FAILED}, 30)
     assert stuck.error == str(jobs.TIMEOUT_ERROR)
@@ -128,7 +130,7 @@ def test_job_past_its_timeout_fails_and_the_worker_goes_on(owner, studio):
 def test_done_row_survives_registry_cleanup_far_in_the_future(owner, studio):
     studio.start_worker()
     artwork = make_artwork(owner, seed=6)
-    job_id = services.enqueue_render(artwork.pk)
+    job_id = enqueue_render(artwork.pk)
     done = studio.wait_status(artwork.pk, {Artwork.Status.DONE}, 30)
     studio.stop_workers()
 

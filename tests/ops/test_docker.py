@@ -249,7 +249,7 @@ def test_healthcheck_is_python_urllib_against_healthz():
 def test_healthcheck_url_is_the_liveness_endpoint():
     from django.urls import resolve
 
-    from artstudio_site import health
+    from gallery.web import health
 
     assert resolve("/healthz").func is health.healthz
 
@@ -326,7 +326,7 @@ def test_worker_restarts_and_outlives_a_job_on_shutdown():
         "rqworker",
         "default",
         "--worker-class",
-        "gallery.workers.StudioWorker",
+        "gallery.pipeline.workers.StudioWorker",
         "--max-jobs",
         "200",
         "--with-scheduler",
@@ -426,7 +426,7 @@ def test_scheduler_loop_is_valid_shell_and_runs_recover_jobs():
     script = compose_unescape(command[2])
     assert "python manage.py recover_jobs" in script
     assert "sleep 60" in script
-    # Daily storage cleanup (gallery/retention.py) inside the same loop.
+    # Daily storage cleanup (gallery/storage/retention.py) inside the same loop.
     assert "python manage.py cleanup_media" in script
     assert "-ge 86400" in script
     shell = shutil.which("sh")

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 from redis.exceptions import RedisError
 
-from gallery.recovery import recover_jobs
+from gallery.pipeline.recovery import recover_jobs
 
 
 class Command(BaseCommand):

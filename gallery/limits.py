@@ -1,0 +1,255 @@
+"""What a user, and the whole studio, may do: quotas, backpressure, rate limits.
+
+Every refusal of new work is decided here, before anything is written:
+
+- quotas: how many photos and how many bytes a user may store
+  (``STUDIO_QUOTA_PHOTOS`` / ``STUDIO_QUOTA_BYTES``, 0 = no limit, overridden
+  per user by the Profile's ``max_photos`` / ``max_bytes`` when set, taken
+  literally there: 0 lets a moderator stop one user's uploads); 413;
+- backpressure: unfinished artworks per user
+  (``STUDIO_MAX_UNFINISHED_PER_USER``, 429) and queued artworks for the whole
+  site (``STUDIO_MAX_QUEUE_DEPTH``, 503), counted in the database so they hold
+  while Redis is down, with ``Retry-After`` estimated from recent renders;
+- rate limits: requests per user (or address) and minute, counted in the
+  shared cache (Redis), so every web process and machine sees one budget.
+
+Bytes count what the user's rows hold in storage: originals plus every
+artwork's result and thumbnail, as recorded on the rows.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Sum
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext as _
+
+from gallery.models import Artwork, Photo, Profile
+from gallery.pipeline.progress import recent_job_seconds, worker_count
+
+MIN_RETRY_AFTER = 5
+MAX_RETRY_AFTER = 900
+RATE_WINDOW_SECONDS = 60
+
+
+class UploadRefused(Exception):
+    """New work turned away before anything is written (quota, backpressure).
+
+    ``status`` is the HTTP status the API answers with (413 for a full quota,
+    429 for a per-user limit, 503 when the whole service is saturated);
+    ``retry_after`` is in seconds, or None when waiting will not help.
+    """
+
+    def __init__(
+        self, message: str, *, status: int = 429, retry_after: int | None = None
+    ):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after
+
+
+# Quotas ---------------------------------------------------------------------
+
+
+def _percent(used: int, limit: int, has_limit: bool) -> int:
+    if not has_limit:
+        return 0
+    if limit <= 0:
+        return 100
+    return min(100, round(100 * used / limit))
+
+
+@dataclass(frozen=True)
+class QuotaUsage:
+    """What a user has used and may use. A limit of 0 from the site
+    defaults means "no limit" (``has_photo_limit`` / ``has_byte_limit``)."""
+
+    photos_used: int
+    max_photos: int
+    bytes_used: int
+    max_bytes: int
+    has_photo_limit: bool = True
+    has_byte_limit: bool = True
+
+    @property
+    def bytes_percent(self) -> int:
+        return _percent(self.bytes_used, self.max_bytes, self.has_byte_limit)
+
+    @property
+    def photos_percent(self) -> int:
+        return _percent(self.photos_used, self.max_photos, self.has_photo_limit)
+
+    @property
+    def percent(self) -> int:
+        """The fuller of the two limits, 0-100, for a progress bar."""
+        return max(self.bytes_percent, self.photos_percent)
+
+    @property
+    def photos_left(self) -> int | None:
+        if not self.has_photo_limit:
+            return None
+        return max(0, self.max_photos - self.photos_used)
+
+    @property
+    def bytes_left(self) -> int | None:
+        if not self.has_byte_limit:
+            return None
+        return max(0, self.max_bytes - self.bytes_used)
+
+
+def _limits(user) -> tuple[int, bool, int, bool]:
+    profile = (
+        Profile.objects.filter(user_id=user.pk).only("max_photos", "max_bytes").first()
+    )
+    if profile is not None and profile.max_photos is not None:
+        max_photos, photo_limit = profile.max_photos, True
+    else:
+        max_photos = settings.STUDIO_QUOTA_PHOTOS
+        photo_limit = max_photos > 0
+    if profile is not None and profile.max_bytes is not None:
+        max_bytes, byte_limit = profile.max_bytes, True
+    else:
+        max_bytes = settings.STUDIO_QUOTA_BYTES
+        byte_limit = max_bytes > 0
+    return max_photos, photo_limit, max_bytes, byte_limit
+
+
+def bytes_used_by(user) -> int:
+    """Originals + results + thumbnails recorded on the user's rows."""
+    photos = Photo.objects.filter(owner_id=user.pk).aggregate(total=Sum("byte_size"))
+    artworks = Artwork.objects.filter(owner_id=user.pk).stored_bytes()
+    return int(photos["total"] or 0) + artworks
+
+
+def usage_for(user) -> QuotaUsage:
+    """The user's current usage and effective limits."""
+    max_photos, photo_limit, max_bytes, byte_limit = _limits(user)
+    return QuotaUsage(
+        photos_used=Photo.objects.filter(owner_id=user.pk).count(),
+        max_photos=max_photos,
+        bytes_used=bytes_used_by(user),
+        max_bytes=max_bytes,
+        has_photo_limit=photo_limit,
+        has_byte_limit=byte_limit,
+    )
+
+
+def check_quota(user, byte_size: int) -> None:
+    """Refuse (``UploadRefused``, 413) an upload that would go over the user's
+    photo count or storage quota.
+
+    Only the original's size is known at upload time; the rendered results
+    are counted once they exist, so a user can end slightly above the byte
+    limit, and the next upload is refused.
+    """
+    usage = usage_for(user)
+    if usage.has_photo_limit and usage.photos_used + 1 > usage.max_photos:
+        raise UploadRefused(
+            _(
+                "You have reached your limit of %(max)d photos. "
+                "Delete some photos to upload new ones."
+            )
+            % {"max": usage.max_photos},
+            status=413,
+            retry_after=None,
+        )
+    if usage.has_byte_limit and usage.bytes_used + byte_size > usage.max_bytes:
+        raise UploadRefused(
+            _(
+                "This photo (%(size)s) would take you over your storage quota: "
+                "%(used)s of %(max)s used. Delete some artworks to make room."
+            )
+            % {
+                "size": filesizeformat(byte_size),
+                "used": filesizeformat(usage.bytes_used),
+                "max": filesizeformat(usage.max_bytes),
+            },
+            status=413,
+            retry_after=None,
+        )
+
+
+def check_storage_left(user) -> None:
+    """Refuse (413) new artworks of a stored photo once the storage is full:
+    results take space even though the photo is not stored twice."""
+    usage = usage_for(user)
+    if usage.has_byte_limit and usage.bytes_used >= usage.max_bytes:
+        raise UploadRefused(
+            _("Your storage is full. Delete some artworks to make new ones."),
+            status=413,
+        )
+
+
+# Backpressure -----------------------------------------------------------------
+
+
+def _clamp(seconds: float) -> int:
+    return int(min(MAX_RETRY_AFTER, max(MIN_RETRY_AFTER, math.ceil(seconds))))
+
+
+def check_queue(owner, count: int) -> None:
+    """Refuse (``UploadRefused``) ``count`` new artworks over a queue cap:
+    429 over the user's unfinished cap, 503 over the site-wide queue."""
+    user_cap = settings.STUDIO_MAX_UNFINISHED_PER_USER
+    if count > user_cap:
+        raise UploadRefused(
+            _("Choose at most %(cap)d styles at a time.") % {"cap": user_cap},
+            status=429,
+        )
+    unfinished = Artwork.objects.filter(owner=owner).unfinished().count()
+    if unfinished + count > user_cap:
+        excess = unfinished + count - user_cap
+        raise UploadRefused(
+            _(
+                "You already have %(count)d artworks on their way. Please wait "
+                "until some of them are finished, then upload again."
+            )
+            % {"count": unfinished},
+            status=429,
+            retry_after=_clamp(recent_job_seconds() * excess),
+        )
+    queued = Artwork.objects.filter(status=Artwork.Status.QUEUED).count()
+    if queued + count > settings.STUDIO_MAX_QUEUE_DEPTH:
+        workers = max(1, worker_count())
+        raise UploadRefused(
+            _("The studio is very busy right now. Please try again in a few minutes."),
+            status=503,
+            retry_after=_clamp(recent_job_seconds() * queued / workers),
+        )
+
+
+def check_upload(owner, count: int, byte_size: int) -> None:
+    """Every refusal of an upload of one photo in ``count`` styles."""
+    check_queue(owner, count)
+    check_quota(owner, byte_size)
+
+
+# Rate limits --------------------------------------------------------------------
+
+
+def hit(scope: str, ident: str | int, limit: int, *, now: float | None = None):
+    """Count one request of ``ident`` in ``scope``; return the seconds to wait
+    when that makes more than ``limit`` in the current minute, else None.
+
+    A fixed one-minute window per key: cheap and self-expiring. When the
+    cache is down it degrades to misses, and requests pass un-limited.
+    """
+    now = time.time() if now is None else now
+    window = int(now // RATE_WINDOW_SECONDS)
+    key = f"rate:{scope}:{ident}:{window}"
+    cache.add(key, 0, timeout=RATE_WINDOW_SECONDS * 2)
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        # Expired between add() and incr(), or the cache is unavailable.
+        cache.set(key, 1, timeout=RATE_WINDOW_SECONDS * 2)
+        count = 1
+    if count > limit:
+        return max(1, math.ceil((window + 1) * RATE_WINDOW_SECONDS - now))
+    return None

@@ -1,0 +1,111 @@
+"""Identical recipes are rendered once.
+
+The engine is deterministic: the same source bytes, style, parameters and
+engine version give the same pixels. ``recipe_key`` names that combination;
+a new artwork whose key matches a finished one points at the same result and
+thumbnail files instead of being rendered again. Shared files are safe to
+delete only when no row references them any more (the "files follow rows"
+cleanup takes care of that).
+
+A copy and a delete of its source must not interleave: the delete's
+reference check could run before the copy commits and remove files the copy
+then points at. So the source row is locked inside the copy's transaction
+(``SELECT ... FOR NO KEY UPDATE``, which a DELETE waits for): a delete in
+flight finishes first (and the row is skipped), or waits until the copy has
+committed (and its reference check then keeps the shared files). SQLite's
+IMMEDIATE transactions serialise the two anyway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from gallery.models import Artwork
+
+
+def recipe_key(content_hash: str, style: str, params: dict, engine_version: str) -> str:
+    """sha256 over the source hash and the full recipe, parameters sorted."""
+    payload = json.dumps(
+        [content_hash, style, params, engine_version],
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def ensure_recipe_key(artwork: Artwork) -> str:
+    """Compute and store the key of a row created without one (a remix)."""
+    key = recipe_key(
+        artwork.photo.content_hash,
+        artwork.style,
+        artwork.params,
+        artwork.engine_version,
+    )
+    Artwork.objects.filter(pk=artwork.pk, recipe_key="").update(recipe_key=key)
+    artwork.recipe_key = key
+    return key
+
+
+def find_done(key: str, *, exclude_pk: int | None = None) -> Artwork | None:
+    """A finished artwork with this recipe whose files are recorded, locked
+    until the caller's transaction ends (call it inside one)."""
+    if not key:
+        return None
+    rows = (
+        Artwork.objects.select_for_update(no_key=True)
+        .filter(recipe_key=key, status=Artwork.Status.DONE)
+        .exclude(Q(result="") | Q(thumbnail=""))
+    )
+    if exclude_pk is not None:
+        rows = rows.exclude(pk=exclude_pk)
+    for candidate in rows.only(
+        "pk", "result", "thumbnail", "result_bytes", "thumbnail_bytes"
+    )[:3]:
+        # A file lost from storage must not be handed on to a new row.
+        if candidate.result.storage.exists(candidate.result.name):
+            return candidate
+    return None
+
+
+def done_fields(source: Artwork) -> dict:
+    """The column values that make a row a finished copy of ``source``."""
+    now = timezone.now()
+    return {
+        "status": Artwork.Status.DONE,
+        "result": source.result.name,
+        "thumbnail": source.thumbnail.name,
+        "result_bytes": source.result_bytes,
+        "thumbnail_bytes": source.thumbnail_bytes,
+        "error": "",
+        "started_at": now,
+        "finished_at": now,
+    }
+
+
+def reuse_result(artwork_id: int, key: str) -> bool:
+    """Finish an unfinished artwork with an identical done one's files."""
+    with transaction.atomic():
+        source = find_done(key, exclude_pk=artwork_id)
+        if source is None:
+            return False
+        changed = (
+            Artwork.objects.filter(pk=artwork_id)
+            .unfinished()
+            .update(**done_fields(source))
+        )
+    return bool(changed)
+
+
+def initial_fields(content_hash: str, style: str, params: dict, engine: str) -> dict:
+    """Extra columns for a new artwork: its key, and a finished copy's files
+    when an identical recipe is already done (then nothing is enqueued).
+    Call inside the transaction that creates the row."""
+    key = recipe_key(content_hash, style, params, engine)
+    source = find_done(key)
+    return {"recipe_key": key, **(done_fields(source) if source else {})}

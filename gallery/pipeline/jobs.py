@@ -1,0 +1,382 @@
+"""Job functions run by rq workers. Each takes an id and re-fetches the row,
+and writes its results here (claim, progress, store result, fail): never
+through ``gallery.services``.
+
+Fault handling, in one place:
+
+- every render job carries a timeout (``STUDIO_JOB_TIMEOUT``), a bounded
+  ``Retry`` and failure/stopped callbacks (``render_job_options``);
+- only transient faults (database, Redis or storage connection errors, a lost
+  worker) are retried, with growing delays; a bad image or a bug fails once,
+  with a reason the owner can read;
+- every row change is a compare-and-set on an unfinished row *that still
+  belongs to this job*, so a late callback (RQ's "abandoned job" cleanup, a
+  retry that lost the race) can never flip a finished artwork or steal a row
+  another job owns.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import LockError, RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq import Callback, Retry, get_current_job
+from rq.exceptions import AbandonedJobError
+from rq.job import Job
+from rq.timeouts import JobTimeoutException
+
+import processing
+from gallery.models import Artwork
+from gallery.pipeline import dedup
+
+logger = logging.getLogger(__name__)
+
+UNEXPECTED_ERROR = _(
+    "Something went wrong while rendering this artwork. Please try again."
+)
+TIMEOUT_ERROR = _(
+    "Rendering took too long and was stopped. Try a smaller photo or other settings."
+)
+WORKER_LOST = _("The worker stopped while rendering this artwork. Please try again.")
+TRANSIENT_GAVE_UP = _(
+    "The studio could not reach its storage or database. Please try again later."
+)
+
+#: Every stage an artwork passes through, with the label the pages show: the
+#: statuses, the job's own steps (reported in ``job.meta``) and "waiting"
+#: (queued while Redis was away, until the sweeper enqueues it).
+STAGES = {
+    "queued": _("Waiting in the queue"),
+    "waiting": _("Waiting for a worker"),
+    "processing": _("Processing"),
+    "decoding": _("Reading the photo"),
+    "rendering": _("Painting"),
+    "encoding": _("Encoding the result"),
+    "thumbnail": _("Making the thumbnail"),
+    "saving": _("Saving"),
+    "done": _("Done"),
+    "failed": _("Failed"),
+}
+
+# Connection-level faults that a later attempt can get past. sqlite's
+# "database is locked" is an OperationalError too, and is transient.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+try:  # object storage (STUDIO_STORAGE=s3): botocore's own connection errors
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import HTTPClientError as BotoHTTPClientError
+
+    TRANSIENT_ERRORS += (BotoConnectionError, BotoHTTPClientError)
+except ImportError:  # local storage only
+    pass
+
+
+def is_transient(exc: BaseException | None) -> bool:
+    """True for faults worth retrying: the artwork itself is fine."""
+    return isinstance(exc, (*TRANSIENT_ERRORS, AbandonedJobError))
+
+
+def retry_delays() -> list[int]:
+    return list(settings.STUDIO_JOB_RETRY_DELAYS) or [0]
+
+
+def render_job_options() -> dict:
+    """The enqueue options every render job gets (see the module docstring)."""
+    options: dict = {
+        "job_timeout": settings.STUDIO_JOB_TIMEOUT,
+        "on_failure": Callback(on_render_failure),
+        "on_stopped": Callback(on_render_stopped),
+        "result_ttl": 3600,
+        "failure_ttl": 7 * 24 * 3600,
+    }
+    if settings.STUDIO_JOB_RETRIES > 0:
+        options["retry"] = Retry(
+            max=settings.STUDIO_JOB_RETRIES, interval=retry_delays()
+        )
+    return options
+
+
+# Row changes owned by one job ------------------------------------------------
+
+
+def _owned_by(job_id: str | None) -> Q:
+    # A blank job_id means "not enqueued through enqueue_render" (an upload
+    # while Redis was down, a retry click): any job may take such a row.
+    if not job_id:
+        return Q()
+    return Q(job_id=job_id) | Q(job_id="")
+
+
+def claim(artwork_id: int, job_id: str | None) -> bool:
+    """Move the artwork to processing for this job; False if it is not ours."""
+    changed = (
+        Artwork.objects.filter(_owned_by(job_id), pk=artwork_id)
+        .unfinished()
+        .update(
+            status=Artwork.Status.PROCESSING,
+            started_at=timezone.now(),
+            finished_at=None,
+            error="",
+            attempts=F("attempts") + 1,
+            **({"job_id": job_id} if job_id else {}),
+        )
+    )
+    return bool(changed)
+
+
+def fail_for_job(artwork_id: int, job_id: str | None, reason: str) -> bool:
+    """Mark the artwork failed, only while unfinished and owned by ``job_id``."""
+    changed = (
+        Artwork.objects.filter(_owned_by(job_id), pk=artwork_id)
+        .unfinished()
+        .update(
+            status=Artwork.Status.FAILED,
+            error=str(reason)[:1000],
+            finished_at=timezone.now(),
+        )
+    )
+    return bool(changed)
+
+
+def requeue_for_job(artwork_id: int, job_id: str) -> bool:
+    """Put a processing row back to queued while RQ retries the same job."""
+    changed = Artwork.objects.filter(
+        pk=artwork_id, job_id=job_id, status=Artwork.Status.PROCESSING
+    ).update(status=Artwork.Status.QUEUED, queued_at=timezone.now(), error="")
+    return bool(changed)
+
+
+def _artwork_id(job: Job) -> int | None:
+    try:
+        return int(job.args[0])
+    except (IndexError, TypeError, ValueError):
+        return None
+
+
+def settle_failed_job(job: Job, exc: BaseException | None, *, killed: bool) -> str:
+    """Decide what a failed attempt means for its artwork: retry or fail.
+
+    Called from the failure callback (in the work horse, or wherever RQ's
+    registry cleanup runs) and from the worker's work-horse-killed handler.
+    Returns "retry", "failed" or "ignored" (the row is finished or belongs to
+    another job). Sets ``job.retries_left = 0`` whenever RQ must not retry:
+    RQ reads that attribute of this very object right after the callback.
+    """
+    artwork_id = _artwork_id(job)
+    if artwork_id is None:
+        return "ignored"
+    artwork = Artwork.objects.filter(pk=artwork_id).only("status", "job_id").first()
+    if (
+        artwork is None
+        or artwork.is_finished
+        or (artwork.job_id and artwork.job_id != job.id)
+    ):
+        job.retries_left = 0
+        return "ignored"
+    transient = killed or is_transient(exc)
+    attempts = Artwork.objects.filter(pk=artwork_id).values_list("attempts", flat=True)
+    within_budget = (attempts.first() or 0) < settings.STUDIO_JOB_MAX_ATTEMPTS
+    if transient and job.should_retry and within_budget:
+        requeue_for_job(artwork_id, job.id)
+        return "retry"
+    job.retries_left = 0
+    if isinstance(exc, JobTimeoutException):
+        reason = TIMEOUT_ERROR
+    elif killed or isinstance(exc, AbandonedJobError):
+        reason = WORKER_LOST
+    elif transient:
+        reason = TRANSIENT_GAVE_UP
+    else:
+        reason = UNEXPECTED_ERROR
+    fail_for_job(artwork_id, job.id, reason)
+    return "failed"
+
+
+def on_render_failure(job: Job, connection, exc_type, exc_value, tb) -> None:
+    """rq failure callback: an exception, a timeout or an abandoned job."""
+    try:
+        outcome = settle_failed_job(job, exc_value, killed=False)
+    except DatabaseError:
+        # The database is down too: leave the row to the sweeper, and let RQ
+        # retry if it still may.
+        logger.warning("could not settle failed job %s", job.id, exc_info=True)
+        return
+    logger.info("render job %s failed (%s): %s", job.id, exc_type, outcome)
+
+
+def on_render_stopped(job: Job, connection) -> None:
+    """rq stopped callback: an operator stopped the job (``send_stop_job``)."""
+    artwork_id = _artwork_id(job)
+    if artwork_id is not None:
+        job.retries_left = 0
+        fail_for_job(artwork_id, job.id, _("Rendering was stopped by an operator."))
+
+
+# The job ----------------------------------------------------------------------
+
+
+def _report(stage: str, percent: int) -> None:
+    """Publish the job's stage and percent in ``job.meta`` (Redis only)."""
+    assert stage in STAGES, stage
+    job = get_current_job()
+    if job is None:
+        return
+    job.meta.update(stage=stage, progress=percent)
+    job.save_meta()
+
+
+def _recipe_lock(key: str):
+    """A short Redis lock per recipe so two workers never render the same one.
+
+    Falls back to no lock outside a job (tests calling the function directly).
+    """
+    job = get_current_job()
+    if job is None or not key:
+        return None
+    return job.connection.lock(
+        f"studio:recipe-lock:{key}",
+        timeout=settings.STUDIO_JOB_TIMEOUT + 30,
+        blocking_timeout=settings.STUDIO_JOB_TIMEOUT,
+    )
+
+
+def render_artwork(artwork_id: int) -> str:
+    """Render one artwork: decode the original, apply the style, store results.
+
+    Idempotent: a finished artwork, or one that another job owns, is left
+    alone; an identical finished recipe is reused instead of rendered; a bad
+    image fails the artwork with a reason the user understands (no retry).
+    Transient faults propagate so that RQ retries the job (see
+    ``on_render_failure``).
+    """
+    artwork = Artwork.objects.select_related("photo").filter(pk=artwork_id).first()
+    if artwork is None:
+        return "missing"
+    if artwork.is_finished:
+        return artwork.status
+    job = get_current_job()
+    job_id = job.id if job else None
+    if not claim(artwork_id, job_id):
+        return "superseded"
+    if job is not None:
+        job.meta.update(pid=os.getpid())
+    key = artwork.recipe_key or dedup.ensure_recipe_key(artwork)
+    if dedup.reuse_result(artwork_id, key):
+        _report("done", 100)
+        return "reused"
+    lock = _recipe_lock(key)
+    try:
+        acquired = lock.acquire() if lock is not None else False
+    except (LockError, RedisError):
+        acquired = False
+    try:
+        # Another worker may have finished the same recipe while we waited.
+        if acquired and dedup.reuse_result(artwork_id, key):
+            _report("done", 100)
+            return "reused"
+        return _render(artwork, job_id)
+    finally:
+        if acquired:
+            try:
+                lock.release()
+            except (LockError, RedisError):
+                pass  # expired: another job may already hold it
+
+
+def _render(artwork: Artwork, job_id: str | None) -> str:
+    artwork_id = artwork.pk
+    try:
+        _report("decoding", 5)
+        with artwork.photo.original.open("rb") as original:
+            data = original.read()
+        image = processing.decode(
+            data,
+            max_pixels=settings.STUDIO_MAX_PIXELS,
+            work_pixels=settings.STUDIO_WORK_PIXELS,
+        )
+        del data
+        _report("rendering", 20)
+        rendered = processing.render(image, artwork.style, **artwork.params)
+        del image
+        _report("encoding", 80)
+        result = processing.encode(rendered, "jpeg", settings.STUDIO_RESULT_QUALITY)
+        _report("thumbnail", 92)
+        thumb = processing.make_thumbnail(rendered, settings.STUDIO_THUMBNAIL_SIZE)
+        thumbnail = processing.encode(thumb, "jpeg", 85)
+        del rendered, thumb
+    except (processing.InvalidImage, ValueError) as exc:
+        # The photo (or its recipe) is bad: a retry would fail the same way.
+        fail_for_job(artwork_id, job_id, str(exc))
+        return "failed"
+    except FileNotFoundError:
+        fail_for_job(
+            artwork_id, job_id, _("The original photo is missing from storage.")
+        )
+        return "failed"
+    except JobTimeoutException:
+        fail_for_job(artwork_id, job_id, TIMEOUT_ERROR)
+        raise
+    except TRANSIENT_ERRORS:
+        raise  # on_render_failure decides: retry with backoff, or fail
+    except Exception:
+        logger.exception("render of artwork %s failed", artwork_id)
+        fail_for_job(artwork_id, job_id, UNEXPECTED_ERROR)
+        raise
+    _report("saving", 96)
+    store_result(artwork, result, thumbnail)
+    _report("done", 100)
+    return "done"
+
+
+def store_result(artwork: Artwork, result: bytes, thumbnail: bytes) -> bool:
+    """Save the rendered files and mark the artwork done.
+
+    A row that is already done (the job ran twice) keeps its files; the files
+    just written are removed again so nothing is orphaned.
+    """
+    result_name = default_storage.save(
+        artwork.result.field.generate_filename(artwork, "result.jpg"),
+        ContentFile(result),
+    )
+    thumb_name = default_storage.save(
+        artwork.thumbnail.field.generate_filename(artwork, "thumb.jpg"),
+        ContentFile(thumbnail),
+    )
+    changed = (
+        Artwork.objects.filter(pk=artwork.pk)
+        .unfinished()
+        .update(
+            status=Artwork.Status.DONE,
+            result=result_name,
+            thumbnail=thumb_name,
+            # Recorded so quotas and the admin's figures need no storage calls.
+            result_bytes=len(result),
+            thumbnail_bytes=len(thumbnail),
+            error="",
+            finished_at=timezone.now(),
+        )
+    )
+    if not changed:
+        default_storage.delete(result_name)
+        default_storage.delete(thumb_name)
+        return False
+    artwork.refresh_from_db()
+    return True

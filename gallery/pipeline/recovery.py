@@ -1,0 +1,181 @@
+"""The sweeper: finds artworks whose job was lost and puts them right.
+
+Callbacks and the worker's work-horse-killed handler cover the usual
+failures; this covers everything they can miss: an upload made while Redis
+was down, a Redis that lost its data, a whole worker killed so hard that no
+code of its own ran (SIGKILL, a container's memory limit, a lost machine).
+
+It runs as ``manage.py recover_jobs`` (``--every N`` to loop), every minute
+in the compose ``scheduler`` service and in a loop started by ``make run``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+from redis.exceptions import RedisError
+from rq import Worker
+from rq.job import Job, JobStatus
+from rq.registry import clean_registries
+
+from gallery.models import Artwork
+from gallery.pipeline.jobs import WORKER_LOST, fail_for_job
+from gallery.pipeline.queue import enqueue_render, get_queue
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["WORKER_LOST", "RecoveryReport", "recover_jobs"]
+
+# Job states in which a job will still run (or is running) by itself.
+_LIVE_QUEUED_STATES = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+
+@dataclass
+class RecoveryReport:
+    enqueued: list[int] = field(default_factory=list)
+    requeued: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+
+
+def _fetch(job_id: str, connection) -> Job | None:
+    if not job_id:
+        return None
+    try:
+        return Job.fetch(job_id, connection=connection)
+    except Exception:  # NoSuchJobError, or data that no longer deserialises
+        return None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _worker_alive(name: str | None, job_id: str, connection) -> bool:
+    """Is the worker that started this job still working on it?
+
+    On the same host a dead pid settles it at once; elsewhere a heartbeat
+    older than ``STUDIO_WORKER_DEAD_AFTER`` does (rq beats during a job).
+    """
+    if not name:
+        return False
+    worker = Worker.find_by_key(
+        Worker.redis_worker_namespace_prefix + name, connection=connection
+    )
+    if worker is None:
+        return False
+    if worker.hostname == socket.gethostname() and worker.pid:
+        if not _pid_alive(worker.pid):
+            return False
+    cutoff = timezone.now() - timedelta(seconds=settings.STUDIO_WORKER_DEAD_AFTER)
+    if worker.last_heartbeat is None or worker.last_heartbeat < cutoff:
+        return False
+    current = worker.get_current_job_id()
+    return current is None or current == job_id
+
+
+def _processing_job_alive(job: Job | None, connection) -> bool:
+    if job is None:
+        return False
+    status = job.get_status(refresh=False)
+    if status in _LIVE_QUEUED_STATES:
+        return True  # an RQ retry is pending: it will run and take the row
+    if status != JobStatus.STARTED:
+        return False
+    return _worker_alive(job.worker_name, job.id, connection)
+
+
+def _requeue_or_fail(artwork: Artwork, report: RecoveryReport, dry_run: bool) -> None:
+    if artwork.attempts >= settings.STUDIO_JOB_MAX_ATTEMPTS:
+        report.failed.append(artwork.pk)
+        if not dry_run:
+            fail_for_job(artwork.pk, None, str(WORKER_LOST))
+        return
+    report.requeued.append(artwork.pk)
+    if dry_run:
+        return
+    # Compare-and-set on the job id we judged dead: if the job moved on in
+    # the meantime, leave the row alone.
+    changed = Artwork.objects.filter(
+        pk=artwork.pk, status=Artwork.Status.PROCESSING, job_id=artwork.job_id
+    ).update(
+        status=Artwork.Status.QUEUED,
+        job_id="",
+        queued_at=timezone.now(),
+        error="",
+    )
+    if changed:
+        enqueue_render(artwork.pk)
+
+
+def recover_jobs(
+    *, dry_run: bool = False, grace_seconds: int = 60, min_age_seconds: int = 0
+) -> RecoveryReport:
+    """Enqueue queued artworks that have no live job; recover stuck ones.
+
+    A queued artwork without a live job (none recorded, or one Redis no
+    longer holds or that ended) is enqueued, once it is older than
+    ``min_age_seconds`` (younger ones may be between commit and enqueue).
+
+    A processing artwork is stuck when its job is gone or ended, when the
+    worker running it is dead, or when it started longer ago than the job
+    timeout plus ``grace_seconds``. It is queued again while it has attempts
+    left (``STUDIO_JOB_MAX_ATTEMPTS``), else failed with a reason.
+
+    Raises ``RedisError`` when Redis cannot be reached: nothing is changed then.
+    """
+    report = RecoveryReport()
+    queue = get_queue()
+    connection = queue.connection
+    connection.ping()
+    if not dry_run:
+        try:
+            # What workers do every few minutes: abandoned started jobs go
+            # through the (guarded) failure callback; expired entries go.
+            clean_registries(queue)
+        except RedisError:
+            raise
+        except Exception:
+            logger.warning("registry cleanup failed", exc_info=True)
+    now = timezone.now()
+    young = now - timedelta(seconds=min_age_seconds)
+    queued = Artwork.objects.filter(status=Artwork.Status.QUEUED).filter(
+        Q(queued_at__isnull=True) | Q(queued_at__lte=young)
+    )
+    for artwork in queued.only("pk", "job_id").order_by("queued_at", "pk"):
+        job = _fetch(artwork.job_id, connection)
+        if job is not None:
+            status = job.get_status(refresh=False)
+            if status in _LIVE_QUEUED_STATES:
+                continue
+            if status == JobStatus.STARTED and _worker_alive(
+                job.worker_name, job.id, connection
+            ):
+                continue  # started a moment ago, about to mark it processing
+        report.enqueued.append(artwork.pk)
+        if not dry_run:
+            enqueue_render(artwork.pk)
+    deadline = now - timedelta(seconds=settings.STUDIO_JOB_TIMEOUT + grace_seconds)
+    processing = Artwork.objects.filter(status=Artwork.Status.PROCESSING)
+    for artwork in processing.only("pk", "job_id", "started_at", "attempts"):
+        job = _fetch(artwork.job_id, connection)
+        too_old = artwork.started_at is not None and artwork.started_at < deadline
+        if too_old:
+            report.failed.append(artwork.pk)
+            if not dry_run:
+                fail_for_job(artwork.pk, None, str(WORKER_LOST))
+        elif not _processing_job_alive(job, connection):
+            _requeue_or_fail(artwork, report, dry_run)
+    return report

@@ -1,0 +1,129 @@
+"""Files follow rows: a deleted Photo or Artwork takes its stored files along.
+
+``post_delete`` handlers (connected in ``GalleryConfig.ready``) collect the
+names of the deleted row's files; once the transaction commits, each name is
+deleted from storage unless another row still references it. Artworks with
+an equal ``recipe_key`` share result and thumbnail files (see
+``gallery.pipeline.dedup``), so the reference check is what keeps a shared file alive
+until its last row is gone.
+
+Deleting only after commit matters: a rolled-back delete must keep its files,
+and a row deleted by a cascade (a user, a photo) is handled the same way as
+one deleted by a view, the admin or ``cleanup_media``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+
+from django.core.files.storage import default_storage
+from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db.models.signals import post_delete
+
+from gallery.models import Artwork, Photo
+
+logger = logging.getLogger(__name__)
+
+# Names waiting for their transaction to commit, per thread and database.
+# Every handler registers a flush, and the first flush to run takes the whole
+# set, so a batch delete of 500 rows costs one reference query, not 500. A
+# name left behind by a rolled-back transaction is harmless: its row exists
+# again, so the reference check keeps the file.
+_pending = threading.local()
+
+_CHUNK = 500
+
+
+def _pending_names(using: str) -> set[str]:
+    buckets = getattr(_pending, "buckets", None)
+    if buckets is None:
+        buckets = _pending.buckets = {}
+    return buckets.setdefault(using, set())
+
+
+def referenced_names(
+    names: Iterable[str], *, using: str = DEFAULT_DB_ALIAS
+) -> set[str]:
+    """The subset of ``names`` that some Photo or Artwork row still points at."""
+    names = [name for name in names if name]
+    found: set[str] = set()
+    for start in range(0, len(names), _CHUNK):
+        chunk = names[start : start + _CHUNK]
+        found.update(
+            Photo.objects.using(using)
+            .filter(original__in=chunk)
+            .values_list("original", flat=True)
+        )
+        found.update(
+            Artwork.objects.using(using)
+            .filter(result__in=chunk)
+            .values_list("result", flat=True)
+        )
+        found.update(
+            Artwork.objects.using(using)
+            .filter(thumbnail__in=chunk)
+            .values_list("thumbnail", flat=True)
+        )
+    return found
+
+
+def delete_unreferenced(names: Iterable[str], *, using: str = DEFAULT_DB_ALIAS) -> int:
+    """Delete each named file that no row references; return how many."""
+    names = {name for name in names if name}
+    if not names:
+        return 0
+    keep = referenced_names(names, using=using)
+    deleted = 0
+    for name in sorted(names - keep):
+        try:
+            default_storage.delete(name)
+        except OSError as exc:
+            # The row is gone already; cleanup_media --orphans retries later.
+            logger.warning("could not delete %s: %s", name, exc)
+        else:
+            deleted += 1
+    return deleted
+
+
+def _flush(using: str) -> None:
+    names = _pending_names(using)
+    if not names:
+        return
+    batch = set(names)
+    names.clear()
+    delete_unreferenced(batch, using=using)
+
+
+def delete_unreferenced_on_commit(
+    names: Iterable[str], *, using: str = DEFAULT_DB_ALIAS
+) -> None:
+    """Delete these files after the current transaction commits (at once in
+    autocommit), unless a row still references them then."""
+    names = [name for name in names if name]
+    if not names:
+        return
+    _pending_names(using).update(names)
+    transaction.on_commit(lambda: _flush(using), using=using)
+
+
+def _photo_deleted(sender, instance: Photo, using: str, **kwargs) -> None:
+    delete_unreferenced_on_commit([instance.original.name], using=using)
+
+
+def _artwork_deleted(sender, instance: Artwork, using: str, **kwargs) -> None:
+    delete_unreferenced_on_commit(
+        [instance.result.name, instance.thumbnail.name], using=using
+    )
+
+
+def connect_signals() -> None:
+    post_delete.connect(
+        _photo_deleted, sender=Photo, dispatch_uid="gallery.storage.files.photo_deleted"
+    )
+    post_delete.connect(
+        _artwork_deleted,
+        sender=Artwork,
+        dispatch_uid="gallery.storage.files.artwork_deleted",
+    )

@@ -1,0 +1,284 @@
+"""Forms: server-side validation of uploads, previews, reports and sign-up.
+
+The upload form owns the parameter field names of the editor
+(``param:<style>:<name>``, see :func:`param_field`): the page builds its
+sliders with them and the form reads them back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import UserCreationForm
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext_lazy as _
+
+import processing
+from gallery import services
+from gallery.models import Artwork, Photo
+from gallery.services import Recipe
+from processing import formats
+
+ACCEPTED_TYPES = ",".join(formats.accept_list())
+PARAM_PREFIX = "param:"
+
+
+def style_choices() -> list[tuple[str, str]]:
+    return [(slug, style.label) for slug, style in processing.STYLES.items()]
+
+
+def param_field(style: str, name: str) -> str:
+    """The form field name of one style parameter on the upload page."""
+    return f"{PARAM_PREFIX}{style}:{name}"
+
+
+def _params_from_fields(data) -> dict[str, dict]:
+    """``{style: {name: value}}`` from ``param:<style>:<name>`` fields."""
+    collected: dict[str, dict] = {}
+    for key, value in data.items():
+        if key.startswith(PARAM_PREFIX) and key.count(":") == 2:
+            _prefix, slug, name = key.split(":")
+            collected.setdefault(slug, {})[name] = value
+    return collected
+
+
+class FirstErrorMixin:
+    def first_error(self) -> tuple[str, str]:
+        """The first error as (field, message), for the JSON API."""
+        for field, errors in self.errors.items():
+            return ("" if field == "__all__" else field), str(errors[0])
+        return "", ""
+
+
+class SignUpForm(UserCreationForm):
+    class Meta(UserCreationForm.Meta):
+        fields = ("username",)
+
+
+class ArtworkRequestForm(FirstErrorMixin, forms.Form):
+    """One photo and the styles to render it in.
+
+    Used by the upload page and by ``POST /api/artworks/``. Parameters come
+    either as a JSON object (``params``: style slug -> {name: value}) or, from
+    the page, as individual ``param:<style>:<name>`` fields.
+    """
+
+    image = forms.FileField(
+        label=_("Photo"),
+        widget=forms.ClearableFileInput(attrs={"accept": ACCEPTED_TYPES}),
+        error_messages={"required": _("Choose a photo to upload.")},
+    )
+    style = forms.MultipleChoiceField(
+        label=_("Styles"),
+        choices=style_choices,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("Choose at least one style.")},
+    )
+    params = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean_image(self):
+        upload = self.cleaned_data["image"]
+        limit = settings.STUDIO_MAX_UPLOAD_BYTES
+        if upload.size == 0:
+            raise forms.ValidationError(_("The file is empty."))
+        if upload.size > limit:
+            raise forms.ValidationError(
+                _("The file is %(size)s; the limit is %(limit)s.")
+                % {"size": filesizeformat(upload.size), "limit": filesizeformat(limit)}
+            )
+        upload.seek(0)
+        data = upload.read()
+        upload.seek(0)
+        try:
+            self.image_info = processing.inspect(
+                data, max_pixels=settings.STUDIO_MAX_PIXELS
+            )
+        except processing.InvalidImage as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return upload
+
+    def clean_params(self):
+        raw = self.cleaned_data.get("params") or ""
+        if raw.strip():
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError:
+                raise forms.ValidationError(
+                    _("params must be a JSON object: style -> {name: value}.")
+                ) from None
+            if not isinstance(value, dict) or not all(
+                isinstance(v, dict) for v in value.values()
+            ):
+                raise forms.ValidationError(
+                    _("params must be a JSON object: style -> {name: value}.")
+                )
+            return value
+        return _params_from_fields(self.data)
+
+    def clean(self):
+        cleaned = super().clean()
+        styles = cleaned.get("style") or []
+        params = cleaned.get("params") or {}
+        unknown = sorted(set(params) - set(processing.STYLES))
+        if unknown:
+            self.add_error(
+                "params", _("Unknown style in params: %s.") % ", ".join(unknown)
+            )
+            return cleaned
+        recipes = []
+        for slug in styles:
+            try:
+                recipes.append(
+                    Recipe(slug, processing.validate_params(slug, params.get(slug)))
+                )
+            except ValueError as exc:
+                self.add_error("params", f"{processing.STYLES[slug].label}: {exc}")
+        cleaned["recipes"] = recipes
+        return cleaned
+
+    def save(self, owner) -> list[Artwork]:
+        """Store the photo and queue its artworks (``limits.UploadRefused``
+        when a quota or queue cap says no)."""
+        return services.artworks_create(
+            owner,
+            self.cleaned_data["image"],
+            self.image_info,
+            self.cleaned_data["recipes"],
+        )
+
+
+class PhotoArtworkRequestForm(ArtworkRequestForm):
+    """New artworks of a photo the user already uploaded (remix).
+
+    Same fields and answers as :class:`ArtworkRequestForm`, with ``photo``
+    (the id of one of the user's photos) instead of a file.
+    """
+
+    image = None
+    photo = forms.IntegerField(
+        label=_("Photo"),
+        min_value=1,
+        error_messages={
+            "required": _("Choose a photo."),
+            "invalid": _("photo must be the id of one of your photos."),
+        },
+    )
+
+    def __init__(self, owner, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+
+    def clean_photo(self):
+        photo = Photo.objects.filter(
+            pk=self.cleaned_data["photo"], owner_id=self.owner.pk
+        ).first()
+        if photo is None:
+            # Someone else's id reads exactly like a missing one.
+            raise forms.ValidationError(_("No such photo."))
+        return photo
+
+    def save(self, owner) -> list[Artwork]:
+        """Queue new artworks of the stored photo (no file is written)."""
+        return services.artworks_create_from_photo(
+            owner, self.cleaned_data["photo"], self.cleaned_data["recipes"]
+        )
+
+
+class PreviewForm(FirstErrorMixin, forms.Form):
+    """One live-preview request: a photo (own id or small upload), one style
+    and its parameters as a JSON object."""
+
+    photo = forms.IntegerField(required=False, min_value=1)
+    image = forms.FileField(required=False)
+    style = forms.ChoiceField(
+        choices=style_choices,
+        error_messages={
+            "required": _("Choose a style."),
+            "invalid_choice": _("Unknown style."),
+        },
+    )
+    params = forms.CharField(required=False)
+
+    def __init__(self, owner, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+
+    def clean_image(self):
+        upload = self.cleaned_data.get("image")
+        if upload is not None and upload.size > settings.STUDIO_MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(
+                _("The file is %(size)s; the limit is %(limit)s.")
+                % {
+                    "size": filesizeformat(upload.size),
+                    "limit": filesizeformat(settings.STUDIO_MAX_UPLOAD_BYTES),
+                }
+            )
+        return upload
+
+    def clean_params(self):
+        raw = (self.cleaned_data.get("params") or "").strip()
+        if not raw:
+            return {}
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = None
+        if not isinstance(value, dict):
+            raise forms.ValidationError(
+                _("params must be a JSON object: {name: value}.")
+            )
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        photo_id, upload = cleaned.get("photo"), cleaned.get("image")
+        if self.errors:
+            return cleaned
+        if (photo_id is None) == (upload is None):
+            raise forms.ValidationError(_("Send either a photo id or an image."))
+        if photo_id is not None:
+            photo = Photo.objects.filter(pk=photo_id, owner_id=self.owner.pk).first()
+            if photo is None:
+                self.add_error("photo", _("No such photo."))
+                return cleaned
+            cleaned["source"] = photo
+        try:
+            cleaned["params"] = processing.validate_params(
+                cleaned["style"], cleaned.get("params")
+            )
+        except ValueError as exc:
+            self.add_error("params", str(exc))
+        return cleaned
+
+    def source(self) -> tuple[str, Callable[[], bytes]]:
+        """``(content_hash, load)`` of the photo to preview."""
+        photo = self.cleaned_data.get("source")
+        if photo is not None:
+
+            def load() -> bytes:
+                with photo.original.open("rb") as handle:
+                    return handle.read()
+
+            return photo.content_hash, load
+        upload = self.cleaned_data["image"]
+        upload.seek(0)
+        data = upload.read()
+        return hashlib.sha256(data).hexdigest(), lambda: data
+
+
+class ReportForm(FirstErrorMixin, forms.Form):
+    """A user's report of someone else's public artwork."""
+
+    reason = forms.CharField(
+        label=_("What is wrong with it?"),
+        max_length=1000,
+        strip=True,
+        error_messages={
+            "required": _("Please say what is wrong with this artwork."),
+            "max_length": _("Please keep the reason under 1000 characters."),
+        },
+    )

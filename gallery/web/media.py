@@ -1,0 +1,175 @@
+"""The one place that serves stored files: to the pages, the API and the admin.
+
+Media never has a public URL. Callers check access first (the artwork's
+visibility, or the admin's permissions); files are then streamed from
+storage, or, when media lives in a bucket, the viewer is redirected to a
+short-lived signed URL. Content types come from the format table
+(``processing.formats``), so the pages and the admin always agree.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import PurePosixPath
+
+from django.conf import settings
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+import processing
+from gallery import preview
+from gallery.models import FILE_KINDS, Artwork
+from gallery.web.refusals import json_error
+from processing import formats
+
+#: ``?format=`` choices for a full-size result download.
+DOWNLOAD_FORMATS = {f.slug: f for f in formats.FORMATS if f.encodable}
+
+
+def media_url(artwork: Artwork, kind: str, *, download: bool = False) -> str | None:
+    """The access-checked URL of an artwork's file, or None until it exists."""
+    if not artwork.file(kind):
+        return None
+    url = reverse("gallery:artwork_media", args=[artwork.pk, kind])
+    return f"{url}?download=1" if download else url
+
+
+def file_response(
+    field,
+    *,
+    filename: str | None = None,
+    download: bool = False,
+    cache_seconds: int = 3600,
+) -> FileResponse:
+    """Stream a stored file (already access-checked) with its content type.
+
+    404 when the row has no file or storage lost it.
+    """
+    if not field:
+        raise Http404("Not rendered yet.")
+    try:
+        handle = field.open("rb")
+    except FileNotFoundError:
+        raise Http404("The file is missing.") from None
+    response = FileResponse(
+        handle,
+        content_type=formats.content_type(PurePosixPath(field.name).suffix),
+        as_attachment=download,
+        filename=filename,
+    )
+    response["Cache-Control"] = f"private, max-age={cache_seconds}"
+    return response
+
+
+def _download_name(artwork: Artwork, kind: str, suffix: str) -> str:
+    label = artwork.style if kind != "original" else "original"
+    return f"artwork-{artwork.pk}-{label}{suffix}"
+
+
+def _converted_result(field, fmt: formats.ImageFormat) -> io.BytesIO:
+    """The full-size result re-encoded in ``fmt``."""
+    with field.open("rb") as handle:
+        data = handle.read()
+    # The result was rendered from at most STUDIO_WORK_PIXELS, so decoding it
+    # with that budget never shrinks it.
+    image = processing.decode(
+        data,
+        max_pixels=settings.STUDIO_MAX_PIXELS,
+        work_pixels=settings.STUDIO_MAX_PIXELS,
+    )
+    return io.BytesIO(
+        processing.encode(image, fmt.slug, settings.STUDIO_RESULT_QUALITY)
+    )
+
+
+def _signed_media_redirect(
+    artwork: Artwork, kind: str, field, *, download: bool
+) -> HttpResponse:
+    """Send the (already access-checked) viewer to a short-lived signed URL.
+
+    The bucket is private; the URL expires after STUDIO_S3_URL_EXPIRY seconds
+    and the signature covers the response headers set here, so it cannot be
+    edited into serving something else.
+    """
+    suffix = PurePosixPath(field.name).suffix.lower()
+    disposition = "attachment" if download else "inline"
+    url = field.storage.url(
+        field.name,
+        parameters={
+            "ResponseContentType": formats.content_type(suffix),
+            "ResponseContentDisposition": (
+                f'{disposition}; filename="{_download_name(artwork, kind, suffix)}"'
+            ),
+            "ResponseCacheControl": "private, max-age=300",
+        },
+    )
+    response = redirect(url)
+    # Never cache the redirect longer than the signature lives.
+    response["Cache-Control"] = f"private, max-age={settings.STUDIO_S3_URL_EXPIRY // 2}"
+    return response
+
+
+@require_GET
+def artwork_media(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
+    """Serve a stored file after the same access check as the artwork page.
+
+    ``?format=jpeg|png|webp`` on a result converts it at full size for
+    download; ``?download=1`` asks the browser to save it.
+    """
+    if kind not in FILE_KINDS:
+        raise Http404("No such file.")
+    slug = request.GET.get("format", "")
+    fmt = DOWNLOAD_FORMATS.get(slug) if slug else None
+    if slug and (kind != "result" or fmt is None):
+        choices = ", ".join(DOWNLOAD_FORMATS)
+        return json_error(
+            _("format must be one of %(choices)s (results only).")
+            % {"choices": choices},
+            "format",
+        )
+    # The original is the owner's upload as sent, EXIF and GPS included: only
+    # the re-encoded result and thumbnail of a public artwork are public.
+    artworks = (
+        Artwork.objects.filter(owner_id=request.user.pk)
+        if kind == "original"
+        else Artwork.objects.visible_to(request.user)
+    )
+    artwork = get_object_or_404(artworks.select_related("photo"), pk=pk)
+    field = artwork.file(kind)
+    if not field:
+        raise Http404("Not rendered yet.")
+    download = request.GET.get("download") == "1"
+    if settings.STUDIO_STORAGE == "s3" and fmt is None:
+        return _signed_media_redirect(artwork, kind, field, download=download)
+    if fmt is None or fmt.slug == "jpeg":  # results are stored as JPEG
+        suffix = PurePosixPath(field.name).suffix.lower()
+        return file_response(
+            field,
+            filename=_download_name(artwork, kind, suffix),
+            download=download,
+        )
+    try:
+        converted = _converted_result(field, fmt)
+    except FileNotFoundError:
+        raise Http404("The file is missing.") from None
+    response = FileResponse(
+        converted,
+        content_type=fmt.mime,
+        as_attachment=download,
+        filename=_download_name(artwork, kind, fmt.suffix),
+    )
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@require_GET
+def style_sample(request: HttpRequest, slug: str) -> HttpResponse:
+    """The sample image of a style, rendered by our engine at first use."""
+    if slug not in processing.STYLES:
+        raise Http404("No such style.")
+    response = HttpResponse(preview.style_sample(slug), content_type="image/jpeg")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response

@@ -1,0 +1,226 @@
+"""The job pipeline in one process: retries only for transient faults, dedup
+of identical recipes, progress with queue position and ETA, readiness."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
+from rq import Worker
+from rq.job import Job, JobStatus
+
+import processing
+from gallery import services
+from gallery.models import Artwork
+from gallery.pipeline import jobs
+from gallery.pipeline.queue import enqueue_render
+from gallery.services import Recipe
+from tests.conftest import create_artworks, image_bytes, stored_files, upload_file
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def immediate_retries(settings):
+    settings.STUDIO_JOB_RETRY_DELAYS = [0]  # a burst worker runs them at once
+
+
+def _flaky(monkeypatch, failures: int, exc: BaseException):
+    calls = {"n": 0}
+    real = processing.decode
+
+    def decode(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] <= failures:
+            raise exc
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(processing, "decode", decode)
+    return calls
+
+
+def test_transient_fault_is_retried_and_completes(
+    owner, queue, run_worker, monkeypatch
+):
+    calls = _flaky(monkeypatch, 1, ConnectionError("storage went away"))
+    (artwork,) = create_artworks(owner)
+    run_worker()
+    artwork.refresh_from_db()
+    assert artwork.status == Artwork.Status.DONE, artwork.error
+    assert artwork.attempts == 2 and calls["n"] == 2
+
+
+def test_transient_fault_gives_up_after_the_retries(
+    owner, queue, run_worker, monkeypatch, settings
+):
+    settings.STUDIO_JOB_RETRIES = 2
+    calls = _flaky(monkeypatch, 99, ConnectionError("storage went away"))
+    (artwork,) = create_artworks(owner)
+    run_worker()
+    artwork.refresh_from_db()
+    assert artwork.status == Artwork.Status.FAILED
+    assert artwork.error == str(jobs.TRANSIENT_GAVE_UP)
+    assert calls["n"] == 3  # the first try and two retries
+
+
+def test_bad_image_fails_once_without_retry(owner, queue, run_worker):
+    (artwork,) = create_artworks(owner)
+    with artwork.photo.original.open("wb") as fh:
+        fh.write(b"not an image any more")
+    run_worker()
+    artwork.refresh_from_db()
+    assert artwork.status == Artwork.Status.FAILED and artwork.attempts == 1
+    assert artwork.error and "Traceback" not in artwork.error
+    assert queue.count == 0 and queue.scheduled_job_registry.count == 0
+
+
+def test_bug_fails_once_with_a_plain_reason(owner, queue, run_worker, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(processing, "render", broken)
+    (artwork,) = create_artworks(owner)
+    run_worker()
+    artwork.refresh_from_db()
+    assert artwork.status == Artwork.Status.FAILED and artwork.attempts == 1
+    assert artwork.error == str(jobs.UNEXPECTED_ERROR)
+    job = Job.fetch(artwork.job_id, connection=queue.connection)
+    assert job.get_status() == JobStatus.FAILED and not job.retries_left
+
+
+def test_late_failure_callback_of_an_old_job_leaves_the_row_alone(owner, queue):
+    (artwork,) = create_artworks(owner)
+    old = Job.fetch(artwork.job_id, connection=queue.connection)
+    new_id = enqueue_render(artwork.pk)  # e.g. the sweeper re-enqueued
+    assert jobs.claim(artwork.pk, new_id)
+    jobs.on_render_failure(old, queue.connection, RuntimeError, RuntimeError(), None)
+    artwork.refresh_from_db()
+    assert artwork.status == Artwork.Status.PROCESSING and artwork.job_id == new_id
+    assert jobs.render_artwork(artwork.pk) == "done"
+
+
+def test_same_recipe_queued_twice_renders_once(owner, queue, run_worker, media_root):
+    data = image_bytes(width=360, height=240)
+    (first,) = create_artworks(owner, styles=("cartoon",), data=data)
+    (second,) = create_artworks(owner, styles=("cartoon",), data=data)
+    assert first.recipe_key == second.recipe_key and len(first.recipe_key) == 64
+    assert queue.count == 2  # neither was done when the other was created
+    run_worker()
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.status == second.status == Artwork.Status.DONE
+    assert first.result.name == second.result.name
+    assert len([n for n in stored_files(media_root) if n.startswith("results/")]) == 1
+
+
+def test_different_parameters_are_different_recipes(owner, queue):
+    data = image_bytes()
+    (a,) = create_artworks(owner, styles=("oil",), data=data)
+    upload = upload_file(data)
+    size = processing.validate_params("oil", {})["size"] + 2
+    recipe = Recipe("oil", processing.validate_params("oil", {"size": size}))
+    (b,) = services.artworks_create(owner, upload, processing.inspect(upload), [recipe])
+    assert a.recipe_key != b.recipe_key
+
+
+def test_status_json_has_queue_position_and_eta(owner_client, owner, queue):
+    artworks = create_artworks(owner, styles=("pencil", "oil"))
+    waiting = Artwork.objects.create(
+        photo=artworks[0].photo,
+        owner=owner,
+        style="cartoon",
+        params=processing.validate_params("cartoon", {}),
+        engine_version=processing.ENGINE_VERSION,
+    )
+    bodies = [
+        owner_client.get(reverse("gallery:api_artwork", args=[a.pk])).json()
+        for a in (*artworks, waiting)
+    ]
+    assert [b["queue_position"] for b in bodies] == [1, 2, None]
+    assert all(isinstance(b["eta_seconds"], int) for b in bodies[:2])
+    assert bodies[0]["eta_seconds"] <= bodies[1]["eta_seconds"]
+    assert bodies[2]["stage"] == "waiting" and bodies[2]["eta_seconds"] is None
+
+
+def test_processing_status_reports_stage_from_job_meta(owner_client, owner, queue):
+    (artwork,) = create_artworks(owner)
+    job = Job.fetch(artwork.job_id, connection=queue.connection)
+    job.meta.update(stage="rendering", progress=40)
+    job.save_meta()
+    jobs.claim(artwork.pk, artwork.job_id)
+    body = owner_client.get(reverse("gallery:api_artwork", args=[artwork.pk])).json()
+    assert (body["stage"], body["progress"], body["queue_position"]) == (
+        "rendering",
+        40,
+        0,
+    )
+    assert body["eta_seconds"] >= 1
+
+
+def test_readyz_reports_every_check(client, owner, queue, settings):
+    worker = Worker([queue], connection=queue.connection, name="ready-pipeline")
+    worker.register_birth()
+    try:
+        body = client.get("/readyz").json()
+        assert body["status"] == "ok", body
+        checks = body["checks"]
+        assert checks["workers"]["count"] == 1
+        assert checks["queue"]["depth"] == 0
+        assert checks["oldest_queued"]["age_seconds"] is None
+        assert checks["media_disk"]["free_mb"] > 0
+
+        (artwork,) = create_artworks(owner)
+        Artwork.objects.filter(pk=artwork.pk).update(
+            queued_at=timezone.now() - timedelta(hours=2)
+        )
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        checks = response.json()["checks"]
+        assert checks["queue"]["depth"] == 1
+        assert checks["oldest_queued"]["ok"] is False
+        assert checks["oldest_queued"]["age_seconds"] >= 7200
+
+        settings.STUDIO_READY_MAX_QUEUE_AGE = 10**6
+        settings.STUDIO_READY_MIN_FREE_MB = 10**12
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        assert response.json()["checks"]["media_disk"]["ok"] is False
+    finally:
+        worker.register_death()
+
+
+def test_worker_without_recent_heartbeat_does_not_count(client, queue):
+    worker = Worker([queue], connection=queue.connection, name="stale-pipeline")
+    worker.register_birth()
+    try:
+        queue.connection.hset(
+            worker.key,
+            "last_heartbeat",
+            (timezone.now() - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        )
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        assert response.json()["checks"]["workers"] == {"ok": False, "count": 0}
+    finally:
+        worker.register_death()
+
+
+def test_recover_jobs_requeues_row_whose_job_ended(owner, queue, run_worker):
+    (artwork,) = create_artworks(owner)
+    Job.fetch(artwork.job_id, connection=queue.connection).cancel()
+    jobs.claim(artwork.pk, artwork.job_id)  # the row says processing, job is gone
+    call_command("recover_jobs")
+    artwork.refresh_from_db()
+    assert artwork.status == Artwork.Status.QUEUED and queue.count == 1
+    run_worker()
+    artwork.refresh_from_db()
+    assert artwork.status == Artwork.Status.DONE
+
+
+def test_readyz_disk_check_before_the_first_upload(client, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "not-created-yet" / "media"
+    checks = client.get("/readyz").json()["checks"]
+    assert checks["media_disk"]["ok"] is True and checks["media_disk"]["free_mb"] > 0
