@@ -282,7 +282,12 @@ def _coerce(param: Param, value: Any) -> int | float:
         except ValueError:
             raise ValueError(f"{name} must be a number") from None
     elif isinstance(value, int | float | np.integer | np.floating):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond float range, e.g. 10**400
+            raise ValueError(
+                f"{name} must be between {param.min:g} and {param.max:g}"
+            ) from None
     else:
         raise ValueError(f"{name} must be a number")
     if not math.isfinite(number):

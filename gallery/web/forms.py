@@ -25,6 +25,9 @@ from processing import formats
 
 ACCEPTED_TYPES = ",".join(formats.accept_list())
 PARAM_PREFIX = "param:"
+# Every style's full parameter object fits in a few hundred bytes; the cap
+# keeps parsing cheap (no giant numbers, no deep nesting) whatever is sent.
+PARAMS_MAX_LENGTH = 4096
 
 
 def style_choices() -> list[tuple[str, str]]:
@@ -34,6 +37,19 @@ def style_choices() -> list[tuple[str, str]]:
 def param_field(style: str, name: str) -> str:
     """The form field name of one style parameter on the upload page."""
     return f"{PARAM_PREFIX}{style}:{name}"
+
+
+def _json_object(raw: str, message: str) -> dict:
+    """Parse ``raw`` as a JSON object, or raise a ValidationError with
+    ``message``: malformed, too deeply nested or with numbers beyond
+    Python's limits, never a 500."""
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
+        raise forms.ValidationError(message) from None
+    if not isinstance(value, dict):
+        raise forms.ValidationError(message)
+    return value
 
 
 def _params_from_fields(data) -> dict[str, dict]:
@@ -78,7 +94,9 @@ class ArtworkRequestForm(FirstErrorMixin, forms.Form):
         widget=forms.CheckboxSelectMultiple,
         error_messages={"required": _("Choose at least one style.")},
     )
-    params = forms.CharField(required=False, widget=forms.HiddenInput)
+    params = forms.CharField(
+        required=False, max_length=PARAMS_MAX_LENGTH, widget=forms.HiddenInput
+    )
 
     def clean_image(self):
         upload = self.cleaned_data["image"]
@@ -103,19 +121,11 @@ class ArtworkRequestForm(FirstErrorMixin, forms.Form):
 
     def clean_params(self):
         raw = self.cleaned_data.get("params") or ""
+        message = _("params must be a JSON object: style -> {name: value}.")
         if raw.strip():
-            try:
-                value = json.loads(raw)
-            except json.JSONDecodeError:
-                raise forms.ValidationError(
-                    _("params must be a JSON object: style -> {name: value}.")
-                ) from None
-            if not isinstance(value, dict) or not all(
-                isinstance(v, dict) for v in value.values()
-            ):
-                raise forms.ValidationError(
-                    _("params must be a JSON object: style -> {name: value}.")
-                )
+            value = _json_object(raw, message)
+            if not all(isinstance(v, dict) for v in value.values()):
+                raise forms.ValidationError(message)
             return value
         return _params_from_fields(self.data)
 
@@ -201,7 +211,7 @@ class PreviewForm(FirstErrorMixin, forms.Form):
             "invalid_choice": _("Unknown style."),
         },
     )
-    params = forms.CharField(required=False)
+    params = forms.CharField(required=False, max_length=PARAMS_MAX_LENGTH)
 
     def __init__(self, owner, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -223,15 +233,7 @@ class PreviewForm(FirstErrorMixin, forms.Form):
         raw = (self.cleaned_data.get("params") or "").strip()
         if not raw:
             return {}
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = None
-        if not isinstance(value, dict):
-            raise forms.ValidationError(
-                _("params must be a JSON object: {name: value}.")
-            )
-        return value
+        return _json_object(raw, _("params must be a JSON object: {name: value}."))
 
     def clean(self):
         cleaned = super().clean()

@@ -313,3 +313,9 @@ def test_pencil_default_shade_is_lighter_than_opencv_default(photo):
     assert light.mean() > 2 * dark.mean()
     gray_ref, _ = cv2.pencilSketch(image, sigma_s=60, sigma_r=0.07, shade_factor=0.05)
     np.testing.assert_array_equal(light[..., 0], gray_ref)
+
+
+@pytest.mark.parametrize("value", [10**400, -(10**400), 2**1024])
+def test_integers_beyond_float_range_are_a_value_error(value):
+    with pytest.raises(ValueError, match="size must be between"):
+        validate_params("oil", {"size": value})

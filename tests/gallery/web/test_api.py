@@ -135,6 +135,24 @@ def test_bad_style_and_params_are_400_with_field(owner_client):
     assert body["field"] == "params" and "size" in body["error"]
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        '{"oil": {"size": 1' + "0" * 400 + "}}",  # OverflowError in float()
+        '{"oil": {"size": 1' + "0" * 5000 + "}}",  # past int's 4300 digits
+        "[" * 50_000 + "]" * 50_000,  # RecursionError in json.loads
+    ],
+    ids=["400-digits", "5000-digits", "deep-nesting"],
+)
+@pytest.mark.parametrize("url", ["/api/artworks/", "/api/preview/"])
+def test_hostile_params_are_400_naming_params(owner_client, url, params):
+    response = owner_client.post(
+        url, {"image": upload_file(), "style": "oil", "params": params}
+    )
+    assert response.status_code == 400
+    assert response.json()["field"] == "params"
+
+
 def test_declared_oversize_body_is_413(owner_client, settings):
     settings.STUDIO_MAX_UPLOAD_BYTES = 10_000
     response = owner_client.post(
