@@ -7,6 +7,7 @@ off) refuses to start without a real ``SECRET_KEY`` and ``ALLOWED_HOSTS``.
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
@@ -312,6 +313,25 @@ if not DEBUG:
     # field, never from document.cookie, so the cookie can be HttpOnly.
     CSRF_COOKIE_HTTPONLY = True
 
+# Reverse proxies whose forwarded headers are believed (CIDR list, e.g. the
+# compose network of nginx). From any other peer X-Forwarded-For/-Proto are
+# dropped before anything reads them (artstudio_site/proxy.py).
+STUDIO_TRUSTED_PROXIES = env_list("STUDIO_TRUSTED_PROXIES", [])
+for _network in STUDIO_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"STUDIO_TRUSTED_PROXIES must list addresses or CIDR networks, "
+            f"got {_network!r}"
+        ) from None
+if env_str("STUDIO_TRUSTED_PROXY_COUNT") not in ("", "0"):
+    raise ImproperlyConfigured(
+        "STUDIO_TRUSTED_PROXY_COUNT is gone: a count trusted any peer. Set "
+        "STUDIO_TRUSTED_PROXIES to your proxy's address or network instead, "
+        "e.g. STUDIO_TRUSTED_PROXIES=10.0.0.0/8."
+    )
+
 # HTTPS. Django only trusts a proxy's "this was HTTPS" header when the operator
 # names it (STUDIO_PROXY_SSL_HEADER=X-Forwarded-Proto, value "https" unless
 # given as Header=value); otherwise any client could send that header and be
@@ -380,15 +400,26 @@ AXES_FAILURE_LIMIT = env_int("STUDIO_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(
     minutes=env_int("STUDIO_LOGIN_COOLOFF_MINUTES", 15, minimum=1)
 )
-# Username and address together: one attacker cannot lock a victim out from
-# elsewhere, and many users behind one NAT do not lock each other out.
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Three budgets, each in its own cool-off window (gallery.limits.
+# LoginLockoutHandler): the username and address pair (5), one username from
+# any number of addresses (STUDIO_LOGIN_USERNAME_FAILURE_LIMIT, 20: guessing
+# one account from a botnet), and one address against any number of
+# usernames (STUDIO_LOGIN_ADDRESS_FAILURE_LIMIT, 30: spraying). A successful
+# login clears only its own pair, so an attacker cannot reset the address
+# budget by signing in to an account of their own.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username", "ip_address"]
+STUDIO_LOGIN_USERNAME_FAILURE_LIMIT = env_int(
+    "STUDIO_LOGIN_USERNAME_FAILURE_LIMIT", 20, minimum=1
+)
+STUDIO_LOGIN_ADDRESS_FAILURE_LIMIT = env_int(
+    "STUDIO_LOGIN_ADDRESS_FAILURE_LIMIT", 30, minimum=1
+)
+AXES_HANDLER = "gallery.limits.LoginLockoutHandler"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-# The client address: REMOTE_ADDR, or X-Forwarded-For only behind the number
-# of trusted proxies the operator declares (a client can forge the header).
+# The client address: REMOTE_ADDR, or X-Forwarded-For when the peer is one of
+# STUDIO_TRUSTED_PROXIES (artstudio_site/proxy.py; a client can forge it).
 AXES_CLIENT_IP_CALLABLE = "artstudio_site.proxy.client_ip"
-STUDIO_TRUSTED_PROXY_COUNT = env_int("STUDIO_TRUSTED_PROXY_COUNT", 0, minimum=0)
 
 
 def _not_a_deliberate_503(record) -> bool:

@@ -11,7 +11,9 @@ Every refusal of new work is decided here, before anything is written:
   site (``STUDIO_MAX_QUEUE_DEPTH``, 503), counted in the database so they hold
   while Redis is down, with ``Retry-After`` estimated from recent renders;
 - rate limits: requests per user (or address) and minute, counted in the
-  shared cache (Redis), so every web process and machine sees one budget.
+  shared cache (Redis), so every web process and machine sees one budget;
+- login lockout: failed sign-ins per username and address, per username and
+  per address, each with its own budget (django-axes, in the database).
 
 Bytes count what the user's rows hold in storage: originals plus every
 artwork's result and thumbnail, as recorded on the rows.
@@ -23,6 +25,9 @@ import math
 import time
 from dataclasses import dataclass
 
+from axes.handlers.database import AxesDatabaseHandler
+from axes.helpers import get_client_username
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Sum
@@ -253,3 +258,43 @@ def hit(scope: str, ident: str | int, limit: int, *, now: float | None = None):
     if count > limit:
         return max(1, math.ceil((window + 1) * RATE_WINDOW_SECONDS - now))
     return None
+
+
+# Login lockout ------------------------------------------------------------------
+
+
+class LoginLockoutHandler(AxesDatabaseHandler):
+    """django-axes with a failure budget per lockout parameter.
+
+    ``AXES_LOCKOUT_PARAMETERS`` lists the pair, the username and the address,
+    with the budgets ``AXES_FAILURE_LIMIT``,
+    ``STUDIO_LOGIN_USERNAME_FAILURE_LIMIT`` and
+    ``STUDIO_LOGIN_ADDRESS_FAILURE_LIMIT``. Axes compares
+    one count with one limit (``AXES_FAILURE_LIMIT``, the pair's), so each
+    parameter's failures are scaled to that limit: a set is over budget
+    exactly when its count reaches its own limit.
+    """
+
+    def get_failures(self, request, credentials: dict | None = None) -> int:
+        base = settings.AXES_FAILURE_LIMIT
+        budgets = (
+            base,
+            settings.STUDIO_LOGIN_USERNAME_FAILURE_LIMIT,
+            settings.STUDIO_LOGIN_ADDRESS_FAILURE_LIMIT,
+        )
+        worst = 0
+        attempts_list = self.get_user_attempts(request, credentials)
+        for attempts, limit in zip(attempts_list, budgets, strict=True):
+            total = attempts.aggregate(n=Sum("failures_since_start"))["n"] or 0
+            worst = max(worst, total * base // limit)
+        return worst
+
+    def reset_user_attempts(self, request, credentials: dict | None = None) -> int:
+        """A successful sign-in clears its own username and address pair only:
+        signing in to one's own account must not reset an address's budget
+        against other accounts, nor an account's against other addresses."""
+        deleted, _rows = AccessAttempt.objects.filter(
+            username=get_client_username(request, credentials),
+            ip_address=request.axes_ip_address,
+        ).delete()
+        return deleted

@@ -90,8 +90,12 @@ def test_forwarded_proto_is_not_trusted_unless_configured(client, settings):
     assert "Strict-Transport-Security" not in spoofed
     # Health checks speak plain HTTP inside the container.
     assert client.get("/healthz").status_code == 200
-    # Once the operator names the proxy's header, it is believed.
+    # Once the operator names the proxy's header, it is believed, from the
+    # trusted proxy only (the test client's peer is 127.0.0.1).
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    untrusted = client.get("/", HTTP_X_FORWARDED_PROTO="https")
+    assert untrusted.status_code == 301
+    settings.STUDIO_TRUSTED_PROXIES = ["127.0.0.1"]
     trusted = client.get("/", HTTP_X_FORWARDED_PROTO="https")
     assert trusted.status_code == 200
     assert "Strict-Transport-Security" in trusted
@@ -383,18 +387,99 @@ def test_forwarded_for_is_ignored_without_trusted_proxies(owner, settings):
     assert locked.status_code == 429
 
 
-def test_trusted_proxy_count_takes_the_forwarded_client(rf, settings):
+def test_forwarded_for_is_believed_only_from_a_trusted_peer(rf, settings):
     from artstudio_site.proxy import client_ip
 
-    request = rf.get(
-        "/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="1.2.3.4, 198.51.100.7"
+    def ip(remote: str, forwarded: str = "") -> str:
+        request = rf.get("/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded)
+        return client_ip(request)
+
+    chain = "1.2.3.4, 198.51.100.7"
+    settings.STUDIO_TRUSTED_PROXIES = []
+    assert ip("10.0.0.2", chain) == "10.0.0.2"
+    settings.STUDIO_TRUSTED_PROXIES = ["10.0.0.0/24"]
+    assert ip("10.0.0.2", chain) == "198.51.100.7"  # the proxy's own entry
+    assert ip("203.0.113.5", chain) == "203.0.113.5"  # not our proxy: ignored
+    # Entries added by trusted proxies further in are skipped.
+    assert ip("10.0.0.2", "1.2.3.4, 10.0.0.9") == "1.2.3.4"
+    assert ip("10.0.0.2", "") == "10.0.0.2"
+    assert ip("10.0.0.2", "1.2.3.4, not-an-address") == "10.0.0.2"
+    settings.STUDIO_TRUSTED_PROXIES = ["10.0.0.2", "fd00::/8"]
+    assert ip("fd00::1", "2001:db8::7") == "2001:db8::7"
+
+
+def test_direct_client_with_a_proxy_configured_cannot_dodge_the_lockout(
+    owner, settings
+):
+    """With a proxy configured, a client that reaches gunicorn directly sends
+    a fresh X-Forwarded-For on each attempt: the old count-based trust
+    believed it and never locked the client out."""
+    settings.STUDIO_TRUSTED_PROXIES = ["10.0.0.0/24"]
+    settings.STUDIO_TRUSTED_PROXY_COUNT = 1  # what one had to set before
+    settings.AXES_FAILURE_LIMIT = 3
+    direct = {"REMOTE_ADDR": "198.51.100.9"}
+    for i in range(3):
+        _attempt(
+            Client(HTTP_X_FORWARDED_FOR=f"203.0.113.{i}", **direct),
+            "/accounts/login/",
+            "bad",
+        )
+    locked = _attempt(
+        Client(HTTP_X_FORWARDED_FOR="203.0.113.99", **direct),
+        "/accounts/login/",
+        PASSWORD,
     )
-    settings.STUDIO_TRUSTED_PROXY_COUNT = 0
-    assert client_ip(request) == "10.0.0.2"
-    settings.STUDIO_TRUSTED_PROXY_COUNT = 1
-    assert client_ip(request) == "198.51.100.7"
-    settings.STUDIO_TRUSTED_PROXY_COUNT = 2
-    assert client_ip(request) == "1.2.3.4"
+    assert locked.status_code == 429
+    # Through the proxy, the forwarded address is the client's own.
+    proxied = Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="192.0.2.50")
+    assert _attempt(proxied, "/accounts/login/", PASSWORD).status_code == 302
+
+
+def test_one_username_from_many_addresses_is_locked(owner, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    settings.STUDIO_LOGIN_USERNAME_FAILURE_LIMIT = 6
+    for i in range(5):  # two per address: under the pair's budget of 3
+        client = Client(REMOTE_ADDR=f"198.51.100.{i // 2}")
+        assert _attempt(client, "/accounts/login/", "bad").status_code == 200
+    # The sixth failure, from yet another address, reaches the budget.
+    sixth = Client(REMOTE_ADDR="198.51.100.3")
+    assert _attempt(sixth, "/accounts/login/", "bad").status_code == 429
+    fresh = Client(REMOTE_ADDR="192.0.2.200")
+    assert _attempt(fresh, "/accounts/login/", PASSWORD).status_code == 429
+
+
+def test_one_address_spraying_many_usernames_is_locked(
+    owner, settings, django_user_model
+):
+    settings.AXES_FAILURE_LIMIT = 3
+    settings.STUDIO_LOGIN_ADDRESS_FAILURE_LIMIT = 5
+    sprayer = Client(REMOTE_ADDR="198.51.100.66")
+    for i in range(4):
+        response = sprayer.post(
+            "/accounts/login/", {"username": f"victim{i}", "password": "bad"}
+        )
+        assert response.status_code == 200
+    fifth = sprayer.post("/accounts/login/", {"username": "v4", "password": "bad"})
+    assert fifth.status_code == 429
+    # The sprayer's own (right) password for a sixth account is refused too.
+    assert _attempt(sprayer, "/accounts/login/", PASSWORD).status_code == 429
+    # Everyone else still signs in.
+    assert _attempt(Client(), "/accounts/login/", PASSWORD).status_code == 302
+
+
+def test_signing_in_to_ones_own_account_keeps_the_address_budget(
+    owner, other, settings
+):
+    settings.AXES_FAILURE_LIMIT = 10
+    settings.STUDIO_LOGIN_ADDRESS_FAILURE_LIMIT = 4
+    sprayer = Client(REMOTE_ADDR="198.51.100.66")
+    for i in range(3):
+        sprayer.post("/accounts/login/", {"username": f"victim{i}", "password": "x"})
+    ok = sprayer.post("/accounts/login/", {"username": "bob", "password": PASSWORD})
+    assert ok.status_code == 302  # "bob" is the sprayer's own account
+    sprayer.post("/accounts/logout/")
+    sprayer.post("/accounts/login/", {"username": "victim9", "password": "x"})
+    assert _attempt(sprayer, "/accounts/login/", PASSWORD).status_code == 429
 
 
 # ------------------------------------------------------- what is served --

@@ -38,6 +38,8 @@ def _setup(env_changes: dict[str, str]) -> subprocess.CompletedProcess:
         ({"DEBUG": "0", "SECRET_KEY": GOOD_KEY}, "ALLOWED_HOSTS"),
         ({"DEBUG": "maybe"}, "DEBUG must be a boolean"),
         ({"STUDIO_MAX_PIXELS": "50MP"}, "STUDIO_MAX_PIXELS must be an integer"),
+        ({"STUDIO_TRUSTED_PROXY_COUNT": "1"}, "STUDIO_TRUSTED_PROXIES"),
+        ({"STUDIO_TRUSTED_PROXIES": "10.0.0.0/8,nginx"}, "'nginx'"),
     ],
 )
 def test_bad_configuration_refuses_to_start(env, needle):
