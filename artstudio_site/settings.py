@@ -203,6 +203,8 @@ STUDIO_PREVIEW_RATE = env_int("STUDIO_PREVIEW_RATE", 120, minimum=1)
 STUDIO_PREVIEW_CACHE_SECONDS = env_int("STUDIO_PREVIEW_CACHE_SECONDS", 3600, minimum=1)
 # Upload POSTs (page and API) per user per minute, counted in Redis.
 STUDIO_UPLOAD_RATE = env_int("STUDIO_UPLOAD_RATE", 30, minimum=1)
+# Accounts created per client address per hour.
+STUDIO_SIGNUP_RATE = env_int("STUDIO_SIGNUP_RATE", 5, minimum=1)
 
 RQ_QUEUES = {
     STUDIO_QUEUE: {

@@ -24,7 +24,7 @@ from gallery.web import editor
 from gallery.web.api import artwork_json
 from gallery.web.forms import ArtworkRequestForm, ReportForm, SignUpForm
 from gallery.web.media import DOWNLOAD_FORMATS
-from gallery.web.refusals import json_error, upload_rate_limit, wants_json
+from gallery.web.refusals import json_error, refused, upload_rate_limit, wants_json
 from processing import formats
 
 GALLERY_SORTS = {"newest": ("-created", "-id"), "oldest": ("created", "id")}
@@ -273,6 +273,17 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect("gallery:my_gallery")
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        # Accounts per address and hour: a farm of free accounts would
+        # multiply every per-user cap (queue places, quotas, rate limits).
+        retry_after = limits.hit(
+            "signup", request.client_ip, settings.STUDIO_SIGNUP_RATE, window=3600
+        )
+        if retry_after is not None:
+            message = _(
+                "Too many accounts were created from your network. Please try "
+                "again in %(minutes)d minutes."
+            ) % {"minutes": max(1, retry_after // 60)}
+            return refused(request, message, status=429, retry_after=retry_after)
         user = form.save()
         # Two backends are configured (django-axes first); name the real one.
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")

@@ -19,7 +19,7 @@ from gallery import services
 from gallery.models import Artwork, Photo, Profile
 from gallery.pipeline import jobs
 from gallery.services import Recipe
-from tests.conftest import create_artworks, upload_file
+from tests.conftest import PASSWORD, create_artworks, upload_file
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -385,3 +385,21 @@ def test_pages_have_no_inline_script_style_or_handlers(
                 url,
                 tag,
             )
+
+
+def test_signup_is_rate_limited_per_address(settings, django_user_model):
+    settings.STUDIO_SIGNUP_RATE = 2
+
+    def sign_up(name: str, address: str):
+        return Client(REMOTE_ADDR=address).post(
+            "/accounts/signup/",
+            {"username": name, "password1": PASSWORD, "password2": PASSWORD},
+        )
+
+    assert sign_up("farm1", "198.51.100.1").status_code == 302
+    assert sign_up("farm2", "198.51.100.1").status_code == 302
+    refused = sign_up("farm3", "198.51.100.1")
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert not django_user_model.objects.filter(username="farm3").exists()
+    # Another network is not affected.
+    assert sign_up("elsewhere", "203.0.113.7").status_code == 302
