@@ -116,6 +116,7 @@ def _queue_artworks(photo: Photo, owner, recipes: list[Recipe]) -> list[Artwork]
             engine_version=processing.ENGINE_VERSION,
             queued_at=now,
             **dedup.initial_fields(
+                owner.pk,
                 photo.content_hash,
                 recipe.style,
                 recipe.params,
@@ -220,12 +221,23 @@ def artwork_report(artwork: Artwork, reporter, reason: str):
 
 
 def artwork_set_moderation(artwork: Artwork, state: str) -> bool:
-    """Hide an artwork, or make it visible again; False when already so."""
+    """Hide an artwork, or make it visible again; False when already so.
+
+    Moderation follows the content: every artwork of the same recipe (the
+    same pixels, whoever made them) is hidden with it, and shown again with
+    it; ``gallery.pipeline.dedup.moderation_of`` hides new copies.
+    """
     changed = (
         Artwork.objects.filter(pk=artwork.pk)
         .exclude(moderation=state)
         .update(moderation=state)
     )
+    if artwork.recipe_key:
+        twins = Artwork.objects.filter(recipe_key=artwork.recipe_key)
+        if state == Artwork.Moderation.HIDDEN:
+            twins.exclude(moderation=state).update(moderation=state)
+        else:
+            twins.filter(moderation=Artwork.Moderation.HIDDEN).update(moderation=state)
     artwork.moderation = state
     return bool(changed)
 

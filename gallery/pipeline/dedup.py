@@ -2,10 +2,15 @@
 
 The engine is deterministic: the same source bytes, style, parameters and
 engine version give the same pixels. ``recipe_key`` names that combination;
-a new artwork whose key matches a finished one points at the same result and
-thumbnail files instead of being rendered again. Shared files are safe to
-delete only when no row references them any more (the "files follow rows"
-cleanup takes care of that).
+a new artwork whose key matches a finished one of the same owner points at
+the same result and thumbnail files instead of being rendered again. Shared
+files are safe to delete only when no row references them any more (the
+"files follow rows" cleanup takes care of that).
+
+Reuse stays within one owner: an upload answered "done" at once would tell
+its owner that someone else already uploaded the same photo. Moderation,
+though, follows the content across owners: a recipe a moderator hid is born
+hidden again, however it comes back (re-upload, remix, dedup, re-render).
 
 A copy and a delete of its source must not interleave: the delete's
 reference check could run before the copy commits and remove files the copy
@@ -52,14 +57,17 @@ def ensure_recipe_key(artwork: Artwork) -> str:
     return key
 
 
-def find_done(key: str, *, exclude_pk: int | None = None) -> Artwork | None:
-    """A finished artwork with this recipe whose files are recorded, locked
-    until the caller's transaction ends (call it inside one)."""
+def find_done(
+    key: str, owner_id: int, *, exclude_pk: int | None = None
+) -> Artwork | None:
+    """A finished artwork of this owner with this recipe whose files are
+    recorded, locked until the caller's transaction ends (call it inside
+    one)."""
     if not key:
         return None
     rows = (
         Artwork.objects.select_for_update(no_key=True)
-        .filter(recipe_key=key, status=Artwork.Status.DONE)
+        .filter(recipe_key=key, owner_id=owner_id, status=Artwork.Status.DONE)
         .exclude(Q(result="") | Q(thumbnail=""))
     )
     if exclude_pk is not None:
@@ -71,6 +79,16 @@ def find_done(key: str, *, exclude_pk: int | None = None) -> Artwork | None:
         if candidate.result.storage.exists(candidate.result.name):
             return candidate
     return None
+
+
+def moderation_of(key: str) -> dict:
+    """``{"moderation": "hidden"}`` when a moderator hid this recipe's
+    content anywhere, else nothing: the column values a new row of that
+    content must carry."""
+    hidden = Artwork.objects.filter(
+        recipe_key=key, moderation=Artwork.Moderation.HIDDEN
+    )
+    return {"moderation": Artwork.Moderation.HIDDEN} if key and hidden.exists() else {}
 
 
 def done_fields(source: Artwork) -> dict:
@@ -88,24 +106,31 @@ def done_fields(source: Artwork) -> dict:
     }
 
 
-def reuse_result(artwork_id: int, key: str) -> bool:
+def reuse_result(artwork_id: int, owner_id: int, key: str) -> bool:
     """Finish an unfinished artwork with an identical done one's files."""
     with transaction.atomic():
-        source = find_done(key, exclude_pk=artwork_id)
+        source = find_done(key, owner_id, exclude_pk=artwork_id)
         if source is None:
             return False
         changed = (
             Artwork.objects.filter(pk=artwork_id)
             .unfinished()
-            .update(**done_fields(source))
+            .update(**done_fields(source), **moderation_of(key))
         )
     return bool(changed)
 
 
-def initial_fields(content_hash: str, style: str, params: dict, engine: str) -> dict:
-    """Extra columns for a new artwork: its key, and a finished copy's files
-    when an identical recipe is already done (then nothing is enqueued).
-    Call inside the transaction that creates the row."""
+def initial_fields(
+    owner_id: int, content_hash: str, style: str, params: dict, engine: str
+) -> dict:
+    """Extra columns for a new artwork: its key, its moderation when the
+    content was hidden, and a finished copy's files when the owner already
+    has the identical recipe done (then nothing is enqueued). Call inside the
+    transaction that creates the row."""
     key = recipe_key(content_hash, style, params, engine)
-    source = find_done(key)
-    return {"recipe_key": key, **(done_fields(source) if source else {})}
+    source = find_done(key, owner_id)
+    return {
+        "recipe_key": key,
+        **moderation_of(key),
+        **(done_fields(source) if source else {}),
+    }

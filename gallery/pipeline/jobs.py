@@ -279,7 +279,7 @@ def render_artwork(artwork_id: int) -> str:
     if job is not None:
         job.meta.update(pid=os.getpid())
     key = artwork.recipe_key or dedup.ensure_recipe_key(artwork)
-    if dedup.reuse_result(artwork_id, key):
+    if dedup.reuse_result(artwork_id, artwork.owner_id, key):
         _report("done", 100)
         return "reused"
     lock = _recipe_lock(key)
@@ -289,7 +289,7 @@ def render_artwork(artwork_id: int) -> str:
         acquired = False
     try:
         # Another worker may have finished the same recipe while we waited.
-        if acquired and dedup.reuse_result(artwork_id, key):
+        if acquired and dedup.reuse_result(artwork_id, artwork.owner_id, key):
             _report("done", 100)
             return "reused"
         return _render(artwork, job_id)
@@ -372,6 +372,7 @@ def store_result(artwork: Artwork, result: bytes, thumbnail: bytes) -> bool:
             thumbnail_bytes=len(thumbnail),
             error="",
             finished_at=timezone.now(),
+            **dedup.moderation_of(artwork.recipe_key),
         )
     )
     if not changed:

@@ -8,8 +8,10 @@ from django.contrib.admin.models import LogEntry
 from django.test import Client
 from django.urls import reverse
 
+import processing
 from gallery import services
 from gallery.models import Artwork, Report
+from tests.conftest import create_artworks, image_bytes
 from tests.gallery.media_rows import make_artwork, make_photo
 
 pytestmark = pytest.mark.django_db
@@ -126,3 +128,56 @@ def test_reported_then_hidden_then_unhidden(
     assert shared in client.get(reverse("gallery:explore")).context["page"]
     owner_page = owner_client.get(shared.get_absolute_url()).content.decode()
     assert "Hidden by a moderator." not in owner_page
+
+
+# Moderation follows the content ----------------------------------------------
+
+
+@pytest.fixture
+def hidden_done(owner, queue, run_worker):
+    """A rendered artwork of ``owner`` that a moderator then hid."""
+    (artwork,) = create_artworks(owner, data=PHOTO)
+    run_worker()
+    artwork.refresh_from_db()
+    assert services.artwork_set_moderation(artwork, Artwork.Moderation.HIDDEN)
+    return artwork
+
+
+PHOTO = image_bytes(width=120, height=90)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_hidden_content_comes_back_hidden(owner, other, hidden_done, queue, run_worker):
+    # The owner uploads the same photo and recipe again (a dedup copy)...
+    (again,) = create_artworks(owner, data=PHOTO)
+    # ... or remixes the photo into the same recipe ...
+    (remix,) = services.artworks_create_from_photo(
+        owner,
+        hidden_done.photo,
+        [services.Recipe("pencil", processing.validate_params("pencil", {}))],
+    )
+    # ... or someone else renders the very same pixels.
+    (elsewhere,) = create_artworks(other, data=PHOTO)
+    run_worker()
+    for artwork in (again, remix, elsewhere):
+        artwork.refresh_from_db()
+        assert artwork.status == Artwork.Status.DONE
+        assert artwork.moderation == Artwork.Moderation.HIDDEN, artwork
+        services.artwork_set_public(artwork, True)
+    assert not Artwork.objects.public().exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_hiding_one_hides_every_artwork_of_that_content(
+    owner, other, queue, run_worker
+):
+    (mine,) = create_artworks(owner, data=PHOTO)
+    (theirs,) = create_artworks(other, data=PHOTO)
+    run_worker()
+    for artwork in (mine, theirs):
+        services.artwork_set_public(artwork, True)
+    assert Artwork.objects.public().count() == 2
+    services.artwork_set_moderation(mine, Artwork.Moderation.HIDDEN)
+    assert not Artwork.objects.public().exists()
+    services.artwork_set_moderation(mine, Artwork.Moderation.VISIBLE)
+    assert Artwork.objects.public().count() == 2

@@ -224,3 +224,24 @@ def test_readyz_disk_check_before_the_first_upload(client, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "not-created-yet" / "media"
     checks = client.get("/readyz").json()["checks"]
     assert checks["media_disk"]["ok"] is True and checks["media_disk"]["free_mb"] > 0
+
+
+def test_dedup_never_reveals_another_users_upload(
+    owner, other, queue, run_worker, media_root
+):
+    data = image_bytes(width=200, height=150)
+    (first,) = create_artworks(owner, data=data)
+    run_worker()
+    (twin,) = create_artworks(other, data=data)
+    # Not answered "done" at once: that would tell the other user that
+    # someone already uploaded this very photo.
+    assert twin.status == Artwork.Status.QUEUED
+    run_worker()
+    twin.refresh_from_db()
+    first.refresh_from_db()
+    assert twin.status == Artwork.Status.DONE
+    assert twin.result.name != first.result.name
+    # The owner's own repeat is still answered from the finished render.
+    (again,) = create_artworks(owner, data=data)
+    assert again.status == Artwork.Status.DONE
+    assert again.result.name == first.result.name

@@ -117,7 +117,7 @@ def test_user_delete_view_keeps_a_deduplicated_twin(
     # The real pipeline: the same photo and recipe uploaded twice renders once
     # and the second artwork points at the first one's files.
     data = image_bytes(width=200, height=150)
-    for client in (owner_client, other_client):
+    for client in (owner_client, owner_client):
         response = client.post(
             reverse("gallery:upload"),
             {"image": upload_file(data), "style": ["pencil"]},
@@ -131,7 +131,7 @@ def test_user_delete_view_keeps_a_deduplicated_twin(
     response = owner_client.post(reverse("gallery:artwork_delete", args=[first.pk]))
     assert response.status_code == 302
 
-    response = other_client.get(
+    response = owner_client.get(
         reverse("gallery:artwork_media", args=[second.pk, "result"])
     )
     assert response.status_code == 200
@@ -156,8 +156,8 @@ def test_copy_of_a_result_being_deleted_never_points_at_a_removed_file(
     found, release_copy = threading.Event(), threading.Event()
     find_done = dedup.find_done
 
-    def held_find_done(key, **kwargs):
-        candidate = find_done(key, **kwargs)
+    def held_find_done(key, owner_id, **kwargs):
+        candidate = find_done(key, owner_id, **kwargs)
         found.set()
         assert release_copy.wait(20)
         return candidate
@@ -175,7 +175,7 @@ def test_copy_of_a_result_being_deleted_never_points_at_a_removed_file(
 
     def copy() -> None:
         try:
-            created.extend(create_artworks(other, data=data))
+            created.extend(create_artworks(owner, data=data))
         finally:
             connection.close()
 
