@@ -44,8 +44,10 @@ def api_view(*methods: str, login_message: str | Promise | None = None) -> Calla
     return decorator
 
 
-def artwork_json(artwork: Artwork) -> dict:
-    """An artwork as ``GET /api/artworks/<id>/`` answers it."""
+def artwork_json(artwork: Artwork, viewer) -> dict:
+    """An artwork as ``GET /api/artworks/<id>/`` answers it to ``viewer``
+    (the original, EXIF and all, is its owner's only)."""
+    is_owner = viewer is not None and artwork.owner_id == viewer.pk
     state = artwork_progress(artwork)
     return {
         "id": artwork.pk,
@@ -60,7 +62,7 @@ def artwork_json(artwork: Artwork) -> dict:
         "error": artwork.error,
         "result_url": media_url(artwork, "result"),
         "thumbnail_url": media_url(artwork, "thumbnail"),
-        "original_url": media_url(artwork, "original"),
+        "original_url": media_url(artwork, "original") if is_owner else None,
         "public": artwork.public,
         "created": artwork.created.isoformat(),
     }
@@ -129,9 +131,12 @@ def api_preview(request: HttpRequest) -> HttpResponse:
             retry_after=retry_after,
         )
     content_hash, load = form.source()
+    # Cached per user: a hit on a photo someone else previewed would tell
+    # this user that they uploaded it.
+    source_key = f"{request.user.pk}:{content_hash}"
     try:
         jpeg, cached = preview.render_preview(
-            content_hash, load, form.cleaned_data["style"], form.cleaned_data["params"]
+            source_key, load, form.cleaned_data["style"], form.cleaned_data["params"]
         )
     except processing.InvalidImage as exc:
         return json_error(str(exc), "image")
@@ -156,4 +161,4 @@ def api_artwork(request: HttpRequest, pk: int) -> JsonResponse:
         if not request.user.is_authenticated:
             return json_error(_("Sign in to see this artwork."), status=401)
         return json_error(_("No such artwork."), status=404)
-    return JsonResponse(artwork_json(artwork))
+    return JsonResponse(artwork_json(artwork, request.user))

@@ -201,7 +201,7 @@ def artwork_retry(request: HttpRequest, pk: int) -> HttpResponse:
     if wants_json(request):
         if not retried:
             return json_error(_("Only a failed artwork can be retried."), status=409)
-        return JsonResponse(artwork_json(artwork), status=202)
+        return JsonResponse(artwork_json(artwork, request.user), status=202)
     if retried:
         messages.success(request, _("The artwork is queued again."))
     else:

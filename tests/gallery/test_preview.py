@@ -74,6 +74,13 @@ def test_same_recipe_is_cached_and_parameters_change_the_pixels(owner_client):
     assert other["X-Preview-Cache"] == "miss" and other.content != first.content
 
 
+def test_preview_cache_never_reveals_another_users_photo(owner_client, other_client):
+    data = image_bytes("JPEG", 320, 240)
+    assert _post(owner_client, image=upload_file(data))["X-Preview-Cache"] == "miss"
+    twin = _post(other_client, image=upload_file(data))
+    assert twin.status_code == 200 and twin["X-Preview-Cache"] == "miss"
+
+
 def test_preview_matches_the_engine_on_the_scaled_photo(owner_client):
     data = image_bytes("PNG", 640, 480)
     response = _post(

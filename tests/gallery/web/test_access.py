@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 import processing
@@ -127,3 +128,14 @@ def test_media_headers(owner_client, done_artwork):
     assert response["X-Content-Type-Options"] == "nosniff"
     assert "attachment" in response["Content-Disposition"]
     assert b"".join(response.streaming_content)[:2] == b"\xff\xd8"
+
+
+def test_original_url_is_given_to_the_owner_only(
+    owner_client, other_client, done_artwork
+):
+    services.artwork_set_public(done_artwork, True)
+    url = reverse("gallery:api_artwork", args=[done_artwork.pk])
+    assert owner_client.get(url).json()["original_url"]
+    for viewer in (other_client, Client()):
+        body = viewer.get(url).json()
+        assert body["original_url"] is None and body["result_url"]
