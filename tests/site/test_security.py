@@ -287,11 +287,13 @@ def test_cache_is_shared_redis():
 
     backend = caches["default"]
     assert isinstance(backend, resilient_cache.ResilientRedisCache)
-    assert settings.CACHES["default"]["LOCATION"] == settings.REDIS_URL
+    # The cache's own Redis, not the queue's (they evict differently).
+    assert settings.CACHES["default"]["LOCATION"] == settings.CACHE_URL
+    assert settings.CACHE_URL != settings.REDIS_URL
     backend.set("shared-probe", 42)
     # A second client (another process would do the same) sees the value.
     other = resilient_cache.ResilientRedisCache(
-        settings.REDIS_URL, settings.CACHES["default"]
+        settings.CACHE_URL, settings.CACHES["default"]
     )
     assert other.get("shared-probe") == 42
     backend.delete("shared-probe")
