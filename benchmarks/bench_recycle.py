@@ -3,7 +3,7 @@
 gunicorn's gthread worker with ``max_requests`` resets in-flight keep-alive
 connections when it recycles (gunicorn issue 3038). This sends REQUESTS mixed
 requests (GET /healthz, and anonymous multipart upload POSTs of a real JPEG to
-/api/artworks/, which the app reads and answers 401) from CLIENTS keep-alive
+/api/artworks/, which the app reads and answers 403) from CLIENTS keep-alive
 clients, with ``max_requests`` low enough for several recycles, for each
 worker class, straight to gunicorn and through the project's nginx
 (deploy/nginx). A failure is a connection error or a 5xx. It also runs the
@@ -235,8 +235,8 @@ def main() -> int:
     }
     env["STUDIO_VAR_DIR"] = str(tmp / "var")
     env["STATIC_ROOT"] = str(REPO / "var" / "staticfiles")
-    # Production mode (the default), plain HTTP on loopback; no upload limit
-    # gets in the way of anonymous POSTs, which are refused with 401 anyway.
+    # Production mode (the default), plain HTTP on loopback. The anonymous
+    # POSTs are read whole (CSRF looks for its form field) and answered 403.
     redis_processes = [
         start_embedded_redis(tmp / "redis.sock", persist=False),
         start_embedded_redis(tmp / "cache.sock", persist=False, cache=True),

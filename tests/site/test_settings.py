@@ -220,9 +220,7 @@ with override_settings(ROOT_URLCONF="__main__"):
 def test_debug_error_pages_never_show_connection_passwords(tmp_path):
     """Item 4: a 500 with DEBUG=1 lists settings and a traceback's local
     variables; neither may show a password from a connection URL."""
-    result = _run(
-        {"DEBUG": "1", "STUDIO_VAR_DIR": str(tmp_path), **SECRETS}, BOOM
-    )
+    result = _run({"DEBUG": "1", "STUDIO_VAR_DIR": str(tmp_path), **SECRETS}, BOOM)
     assert result.returncode == 0, result.stderr
     page = result.stdout
     assert "RuntimeError" in page and "DATABASE_URL" in page  # the debug page
