@@ -30,6 +30,7 @@ def _bench():
         "bench_recycle", REPO / "benchmarks" / "bench_recycle.py"
     )
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
