@@ -2,7 +2,9 @@
 
 Every value comes from an environment variable with an embedded default that
 serves one machine (see README, "Configuration"). Production mode (``DEBUG``
-off) refuses to start without a real ``SECRET_KEY`` and ``ALLOWED_HOSTS``.
+off) is the default; it refuses to start with a short ``SECRET_KEY`` or an
+empty ``ALLOWED_HOSTS``. Without ``SECRET_KEY`` the key is generated once into
+``var/secret_key``.
 """
 
 from __future__ import annotations
