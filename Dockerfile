@@ -22,7 +22,9 @@ FROM python:3.11-slim-bookworm
 
 # The wheels' only system libraries (libc, libstdc++, libgcc_s, zlib) are in
 # the slim base already, so no apt packages are added.
-ENV PYTHONDONTWRITEBYTECODE=1 \
+# DEBUG=0 stated, though it is the default: the image is production, always.
+ENV DEBUG=0 \
+    PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH \
     DJANGO_SETTINGS_MODULE=artstudio_site.settings \
@@ -49,9 +51,9 @@ COPY processing ./processing
 COPY templates ./templates
 COPY static ./static
 
-# Static files (hashed names + manifest for whitenoise) are baked in. DEBUG is
-# unset here, so settings use their dev defaults, which collectstatic does not
-# care about; STUDIO_VAR_DIR keeps the dev SQLite folder out of the image.
+# Static files (hashed names + manifest for whitenoise) are baked in.
+# STUDIO_VAR_DIR keeps the SQLite folder and the secret key that settings
+# generate when SECRET_KEY is unset out of the image (compose sets one).
 RUN STUDIO_VAR_DIR=/tmp/build-var python manage.py collectstatic --noinput --verbosity 0 \
     && python -m compileall -q artstudio_site gallery processing \
     && rm -rf /tmp/build-var

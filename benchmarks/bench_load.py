@@ -126,7 +126,7 @@ def main() -> int:
         **{
             k: v
             for k, v in os.environ.items()
-            if k not in {"REDIS_URL", "DATABASE_URL"}
+            if k not in {"REDIS_URL", "CACHE_URL", "DATABASE_URL"}
         },
         "STUDIO_VAR_DIR": str(var),
         "PORT": str(port),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -31,10 +32,20 @@ from gallery.pipeline.queue import enqueue_render, get_queue
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["WORKER_LOST", "RecoveryReport", "recover_jobs"]
+__all__ = [
+    "WORKER_LOST",
+    "RecoveryReport",
+    "enqueue_overdue_scheduled",
+    "recover_jobs",
+]
 
 # Job states in which a job will still run (or is running) by itself.
 _LIVE_QUEUED_STATES = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+
+# A live RQ scheduler moves due jobs to the queue within a second; a retry
+# this late means no scheduler is running for the queue (issue 11, item 12).
+SCHEDULED_OVERDUE_SECONDS = 10
 
 
 @dataclass
@@ -42,6 +53,39 @@ class RecoveryReport:
     enqueued: list[int] = field(default_factory=list)
     requeued: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
+    scheduled: list[str] = field(default_factory=list)
+
+
+def enqueue_overdue_scheduled(
+    queue, *, overdue_seconds: int = SCHEDULED_OVERDUE_SECONDS
+) -> list[str]:
+    """Move scheduled jobs (delayed retries) that are overdue by more than
+    ``overdue_seconds`` to the queue, as RQ's scheduler would; return their
+    ids.
+
+    The scheduler runs inside one worker and dies with its Redis connection;
+    RQ starts it again only in the worker's maintenance pass (every 10
+    minutes), or another worker takes over once the dead one's lock expires.
+    Meanwhile a retried artwork waits in the ScheduledJobRegistry, queued.
+    Each job is taken out of the registry first (ZREM answers 1 to one
+    caller only), so a scheduler that comes back at the same moment does not
+    enqueue it as well; a duplicate would be harmless anyway (a render finds
+    its row taken and does nothing).
+    """
+    registry = queue.scheduled_job_registry
+    cutoff = int(time.time()) - overdue_seconds
+    moved = []
+    for job_id in registry.get_jobs_to_schedule(cutoff):
+        if not registry.remove(job_id):
+            continue  # the scheduler took it meanwhile
+        job = _fetch(job_id, queue.connection)
+        if job is None:
+            continue  # expired or deleted: the sweep below covers its artwork
+        queue._enqueue_job(job, at_front=job.should_enqueue_at_front())
+        moved.append(job_id)
+    if moved:
+        logger.warning("enqueued %d overdue scheduled job(s): %s", len(moved), moved)
+    return moved
 
 
 def _fetch(job_id: str, connection) -> Job | None:
@@ -140,6 +184,8 @@ def recover_jobs(
     queue = get_queue()
     connection = queue.connection
     connection.ping()
+    if not dry_run:
+        report.scheduled = enqueue_overdue_scheduled(queue)
     if not dry_run:
         try:
             # What workers do every few minutes: abandoned started jobs go

@@ -11,6 +11,9 @@ whose memory is returned to the system when it exits) with two additions:
 - database connections are closed before each fork, so a connection the
   worker process opened (in that handler, or in registry cleanup callbacks)
   is never shared with a child;
+- a scheduler that died (``--with-scheduler``; it exits when Redis
+  restarts) is started again within seconds, not at RQ's next maintenance
+  pass, 10 minutes later;
 - the style kernels are compiled once in the worker process before it starts
   taking jobs, so every forked horse inherits them ready instead of paying
   Numba's load or compile time per job.
@@ -19,6 +22,7 @@ whose memory is returned to the system when it exits) with two additions:
 from __future__ import annotations
 
 import logging
+import time
 
 from django.db import DatabaseError, close_old_connections, connections
 from rq import Worker
@@ -44,10 +48,49 @@ def artwork_horse_killed(job: Job, retpid: int, ret_val: int, rusage) -> None:
     )
 
 
+# An idle worker wakes this often from its blocking dequeue (RQ's default:
+# 405 s) to beat and to look after its scheduler.
+SCHEDULER_CHECK_SECONDS = 5
+
+
 class StudioWorker(Worker):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("work_horse_killed_handler", artwork_horse_killed)
         super().__init__(*args, **kwargs)
+        self._scheduler_checked = 0.0
+
+    @property
+    def dequeue_timeout(self) -> int:
+        return SCHEDULER_CHECK_SECONDS
+
+    def heartbeat(self, timeout=None, pipeline=None):
+        super().heartbeat(timeout, pipeline=pipeline)
+        if pipeline is None:  # not mid-job, inside the job's heartbeat pipeline
+            self.revive_scheduler()
+
+    def revive_scheduler(self) -> None:
+        """Start the scheduler process again if it died.
+
+        ``--with-scheduler`` runs delayed retries from a process that exits
+        when its Redis connection drops (a Redis restart); RQ itself starts
+        it again only in the maintenance pass, every 10 minutes, so retries
+        waited that long (issue 11, item 12). Checked on every heartbeat
+        (every SCHEDULER_CHECK_SECONDS when idle, and between jobs); the lock
+        makes sure that only one worker's scheduler runs per queue.
+        """
+        scheduler = self.scheduler
+        now = time.monotonic()
+        if scheduler is None or now - self._scheduler_checked < SCHEDULER_CHECK_SECONDS:
+            return
+        self._scheduler_checked = now
+        process = scheduler._process
+        if process is not None and process.is_alive():
+            return
+        if process is not None:
+            logger.warning(
+                "rq scheduler died (exit code %s); restarting it", process.exitcode
+            )
+        scheduler.acquire_locks(auto_start=True)
 
     def work(self, *args, **kwargs) -> bool:
         processing.warm_up()

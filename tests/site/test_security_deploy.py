@@ -32,11 +32,13 @@ def _env(tmp_path, **changes: str) -> dict[str, str]:
 
 
 def _production(tmp_path, **changes: str) -> dict[str, str]:
+    """Production behind TLS, as compose runs it."""
     return _env(
         tmp_path,
         DEBUG="0",
         SECRET_KEY=secrets.token_urlsafe(50),
         ALLOWED_HOSTS="studio.example.com",
+        STUDIO_HTTPS="1",
         **changes,
     )
 
@@ -70,7 +72,7 @@ def test_check_deploy_passes_with_production_settings(tmp_path):
 @pytest.mark.parametrize(
     "secret_key",
     [
-        None,  # missing
+        None,  # missing, and the var dir's key file cannot be created
         "short-key",  # refused by our settings
         "ab" * 23,  # 46 characters but two distinct ones: Django's W009
         "django-insecure-" + "x1y2z3w4v5" * 4,  # startproject's placeholder
@@ -81,11 +83,21 @@ def test_check_deploy_fails_on_a_missing_or_insecure_key(tmp_path, secret_key):
     env = _production(tmp_path)
     if secret_key is None:
         del env["SECRET_KEY"]
+        # A read-only place, as the image's /app is for its user.
+        env["STUDIO_VAR_DIR"] = "/proc/studio-var"
     else:
         env["SECRET_KEY"] = secret_key
     result = _check_deploy(env)
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stdout + result.stderr
+
+
+def test_missing_key_is_generated_into_the_var_dir_and_passes(tmp_path):
+    env = _production(tmp_path)
+    del env["SECRET_KEY"]
+    result = _check_deploy(env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "var" / "secret_key").stat().st_mode & 0o777 == 0o600
 
 
 def test_production_cookies_and_headers(tmp_path):
@@ -111,8 +123,8 @@ def test_production_cookies_and_headers(tmp_path):
         "CSRF_COOKIE_SAMESITE": "Lax",
         "SECURE_HSTS_SECONDS": 31536000,
         "SECURE_SSL_REDIRECT": True,
-        # Not trusted until the operator names the proxy's header.
-        "SECURE_PROXY_SSL_HEADER": None,
+        # Behind TLS (STUDIO_HTTPS=1): the proxy's X-Forwarded-Proto.
+        "SECURE_PROXY_SSL_HEADER": ["HTTP_X_FORWARDED_PROTO", "https"],
         "X_FRAME_OPTIONS": "DENY",
     }
 
@@ -131,14 +143,53 @@ def test_proxy_ssl_header_only_when_configured(tmp_path, value, expected):
     }
 
 
-def test_development_defaults_stay_convenient(tmp_path):
-    values = _settings(
-        _env(tmp_path), "DEBUG", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS"
+def test_plain_http_production_is_the_default(tmp_path):
+    """`make run`: production mode (no debug pages) that works over plain
+    HTTP on loopback: no redirect to https, cookies a browser sends over
+    http, no HSTS, and no forwarded scheme believed."""
+    names = (
+        "DEBUG",
+        "SECURE_SSL_REDIRECT",
+        "SECURE_HSTS_SECONDS",
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+        "CSRF_COOKIE_HTTPONLY",
+        "SECURE_PROXY_SSL_HEADER",
     )
-    assert values == {
+    expected = {
+        "DEBUG": False,
+        "SECURE_SSL_REDIRECT": False,
+        "SECURE_HSTS_SECONDS": 0,
+        "SESSION_COOKIE_SECURE": False,
+        "CSRF_COOKIE_SECURE": False,
+        "CSRF_COOKIE_HTTPONLY": True,
+        "SECURE_PROXY_SSL_HEADER": None,
+    }
+    assert _settings(_env(tmp_path), *names) == expected
+    # Development mode is opt-in, and the HTTPS switch is its own.
+    assert _settings(_env(tmp_path, DEBUG="1"), *names[:3]) == {
         "DEBUG": True,
         "SECURE_SSL_REDIRECT": False,
         "SECURE_HSTS_SECONDS": 0,
+    }
+
+
+def test_https_switch_turns_on_every_https_setting(tmp_path):
+    values = _settings(
+        _env(tmp_path, STUDIO_HTTPS="1"),
+        "SECURE_SSL_REDIRECT",
+        "SECURE_HSTS_SECONDS",
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+        "SECURE_PROXY_SSL_HEADER",
+    )
+    assert values == {
+        "SECURE_SSL_REDIRECT": True,
+        "SECURE_HSTS_SECONDS": 31536000,
+        "SESSION_COOKIE_SECURE": True,
+        "CSRF_COOKIE_SECURE": True,
+        # Our nginx sets it (deploy/nginx); see STUDIO_TRUSTED_PROXIES.
+        "SECURE_PROXY_SSL_HEADER": ["HTTP_X_FORWARDED_PROTO", "https"],
     }
 
 

@@ -79,8 +79,15 @@ class Command(BaseCommand):
                 raise
             self.stderr.write(f"sweep failed, trying again later: {exc}")
             return
-        if loop and not (report.enqueued or report.requeued or report.failed):
+        if loop and not (
+            report.enqueued or report.requeued or report.failed or report.scheduled
+        ):
             return  # a quiet loop keeps the log readable
+        if report.scheduled:
+            self.stdout.write(
+                f"enqueued {len(report.scheduled)} overdue scheduled retry(ies) "
+                "(no RQ scheduler was running)"
+            )
         verb = "would enqueue" if dry_run else "enqueued"
         self.stdout.write(
             f"{verb} {len(report.enqueued)} queued artwork(s) without a live job"

@@ -1,0 +1,197 @@
+"""The project's nginx config (deploy/nginx) in front of a real gunicorn.
+
+Debian's nginx runs the same template the compose nginx renders, from a
+private prefix (pid and temporary files in a throw-away folder), in front of
+gunicorn with production settings on loopback: idle half-open connections
+stay with nginx, the body cap follows STUDIO_MAX_UPLOAD_BYTES, text is
+compressed and hashed static names are cached for a year.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from artstudio_site.launcher import (
+    nginx_binary,
+    nginx_body_size,
+    nginx_command,
+    stop,
+    write_nginx_config,
+)
+from tests.ops.stack import REPO, clean_env, free_port, wait_http
+
+MAX_UPLOAD = 2 * 1024 * 1024
+IDLE_CONNECTIONS = 200
+ENVSH = REPO / "deploy" / "nginx" / "15-studio-body-size.envsh"
+
+
+@pytest.fixture(scope="module")
+def proxied(tmp_path_factory):
+    """gunicorn (1 sync worker: a single idle connection reaching it
+    would block every other request) behind nginx."""
+    try:
+        nginx_binary()
+    except SystemExit:
+        pytest.fail("nginx is not installed: `make test` installs Debian's nginx")
+    var = tmp_path_factory.mktemp("var")
+    env = clean_env(
+        var,
+        STATIC_ROOT=str(REPO / "var" / "staticfiles"),
+        STUDIO_MAX_UPLOAD_BYTES=str(MAX_UPLOAD),
+        WEB_CONCURRENCY="1",
+    )
+    for name in ("REDIS_URL", "CACHE_URL"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    migrate = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert migrate.returncode == 0, migrate.stderr
+    upstream_port, port = free_port(), free_port()
+    web = subprocess.Popen(
+        [
+            sys.executable, "-m", "gunicorn", "artstudio_site.wsgi:application",
+            "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{upstream_port}",
+            "--access-logfile", "/dev/null", "--error-logfile", str(var / "web.log"),
+        ],
+        cwd=REPO, env=env, start_new_session=True,
+    )  # fmt: skip
+    prefix = Path(tempfile.mkdtemp(prefix="studio-nginx-test-"))
+    conf = write_nginx_config(
+        prefix,
+        listen=f"127.0.0.1:{port}",
+        upstream=f"127.0.0.1:{upstream_port}",
+        max_upload_bytes=MAX_UPLOAD,
+    )
+    proxy = subprocess.Popen(
+        nginx_command(prefix, conf),
+        stderr=open(var / "nginx.log", "w"),  # noqa: SIM115
+        start_new_session=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_http(f"http://127.0.0.1:{upstream_port}/healthz", 90, web)
+        wait_http(base + "/healthz", 30, proxy)
+        yield {"base": base, "port": port, "upstream_port": upstream_port}
+    finally:
+        stop([proxy, web], timeout=10)
+        shutil.rmtree(prefix, ignore_errors=True)
+
+
+def test_idle_half_open_connections_do_not_block_a_normal_request(proxied):
+    """Item 2: 200 clients that send half a request and then nothing. Without
+    nginx one of them alone holds this gunicorn's only thread."""
+    sockets = []
+    try:
+        for _ in range(IDLE_CONNECTIONS):
+            sock = socket.create_connection(("127.0.0.1", proxied["port"]), timeout=5)
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")
+            sockets.append(sock)
+        time.sleep(0.5)  # nginx has read every one of them
+        timings = []
+        for _ in range(5):
+            started = time.monotonic()
+            response = requests.get(proxied["base"] + "/healthz", timeout=5)
+            timings.append(time.monotonic() - started)
+            assert response.status_code == 200
+        assert max(timings) < 1.0, timings
+        # The same is true of a page that uses the database and templates.
+        started = time.monotonic()
+        assert requests.get(proxied["base"] + "/", timeout=5).status_code == 200
+        assert time.monotonic() - started < 1.0
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def test_a_body_over_the_cap_is_refused_by_nginx_unread(proxied):
+    limit = nginx_body_size(MAX_UPLOAD)
+    sock = socket.create_connection(("127.0.0.1", proxied["port"]), timeout=10)
+    try:
+        sock.sendall(
+            b"POST /api/artworks/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: multipart/form-data; boundary=b\r\n"
+            b"Content-Length: %d\r\n\r\n" % (limit + 1)
+        )
+        reply = sock.recv(65536).decode(errors="replace")
+    finally:
+        sock.close()
+    assert reply.startswith("HTTP/1.1 413"), reply[:200]
+    # Just under nginx's limit (over the app's cap): the app answers, with
+    # its own 413 in JSON.
+    response = requests.post(
+        proxied["base"] + "/api/artworks/",
+        data=b"x" * (MAX_UPLOAD + 128 * 1024),
+        headers={"Content-Type": "multipart/form-data; boundary=b"},
+        timeout=30,
+    )
+    assert response.status_code == 413
+    assert response.headers["Content-Type"] == "application/json"
+
+
+def test_text_is_compressed_and_hashed_static_names_are_cached(proxied):
+    page = requests.get(
+        proxied["base"] + "/", headers={"Accept-Encoding": "gzip"}, timeout=10
+    )
+    assert page.status_code == 200
+    assert page.headers["Content-Encoding"] == "gzip"
+    assert "no-cache" not in page.headers.get("Cache-Control", "")
+    static = [
+        part.split('"')[0]
+        for part in page.text.split('href="')[1:]
+        if part.startswith("/static/") and ".css" in part.split('"')[0]
+    ]
+    assert static, page.text[:500]
+    first = requests.get(proxied["base"] + static[0], timeout=10)
+    second = requests.get(proxied["base"] + static[0], timeout=10)
+    assert first.status_code == second.status_code == 200
+    assert second.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert second.headers["X-Cache-Status"] == "HIT"
+
+
+def test_compose_renders_the_same_body_cap():
+    """The official image sources deploy/nginx/*.envsh before envsubst."""
+    for max_upload in (MAX_UPLOAD, 40 * 1024 * 1024):
+        result = subprocess.run(
+            ["sh", "-c", f'. "{ENVSH}"; echo "$NGINX_CLIENT_MAX_BODY_SIZE"'],
+            env={"STUDIO_MAX_UPLOAD_BYTES": str(max_upload), "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+        )
+        assert result.stdout.strip() == str(nginx_body_size(max_upload))
+    assert ENVSH.stat().st_mode & 0o111, "the image sources only executable .envsh"
+
+
+def test_rendered_config_passes_nginx_test(tmp_path):
+    prefix = Path(tempfile.mkdtemp(prefix="studio-nginx-t-"))
+    try:
+        conf = write_nginx_config(
+            prefix,
+            listen=f"127.0.0.1:{free_port()}",
+            upstream="127.0.0.1:9",
+            max_upload_bytes=MAX_UPLOAD,
+        )
+        text = (prefix / "studio.conf").read_text()
+        assert f"client_max_body_size {nginx_body_size(MAX_UPLOAD)};" in text
+        assert "${" not in text
+        for header in ("Host", "X-Forwarded-For", "X-Forwarded-Proto"):
+            assert f"proxy_set_header {header} " in text
+        result = subprocess.run(
+            [nginx_binary(), "-t", "-p", str(prefix), "-c", str(conf)],
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, result.stderr
+    finally:
+        shutil.rmtree(prefix, ignore_errors=True)
