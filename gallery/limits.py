@@ -233,23 +233,32 @@ def check_upload(owner, count: int, byte_size: int) -> None:
 # Rate limits --------------------------------------------------------------------
 
 
-def hit(scope: str, ident: str | int, limit: int, *, now: float | None = None):
+def hit(
+    scope: str,
+    ident: str | int,
+    limit: int,
+    *,
+    now: float | None = None,
+    window: int = RATE_WINDOW_SECONDS,
+):
     """Count one request of ``ident`` in ``scope``; return the seconds to wait
-    when that makes more than ``limit`` in the current minute, else None.
+    when that makes more than ``limit`` in the current window (a minute
+    unless ``window`` seconds are given), else None.
 
-    A fixed one-minute window per key: cheap and self-expiring. When the
+    A fixed window per key: cheap and self-expiring. When the
     cache is down it degrades to misses, and requests pass un-limited.
     """
     now = time.time() if now is None else now
-    window = int(now // RATE_WINDOW_SECONDS)
-    key = f"rate:{scope}:{ident}:{window}"
-    cache.add(key, 0, timeout=RATE_WINDOW_SECONDS * 2)
+    index = int(now // window)
+    suffix = "" if window == RATE_WINDOW_SECONDS else f":w{window}"
+    key = f"rate:{scope}:{ident}:{index}{suffix}"
+    cache.add(key, 0, timeout=window * 2)
     try:
         count = cache.incr(key)
     except ValueError:
         # Expired between add() and incr(), or the cache is unavailable.
-        cache.set(key, 1, timeout=RATE_WINDOW_SECONDS * 2)
+        cache.set(key, 1, timeout=window * 2)
         count = 1
     if count > limit:
-        return max(1, math.ceil((window + 1) * RATE_WINDOW_SECONDS - now))
+        return max(1, math.ceil((index + 1) * window - now))
     return None
