@@ -12,7 +12,7 @@ from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -104,8 +104,9 @@ def token_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    if accounts.token_revoke(request.user, pk):
-        messages.success(request, _("The token is revoked."))
+    if not accounts.token_revoke(request.user, pk):
+        raise Http404("No such token.")
+    messages.success(request, _("The token is revoked."))
     return redirect("gallery:account")
 
 

@@ -152,3 +152,10 @@ def test_account_page_makes_shows_once_and_revokes(owner_client, owner):
     assert _bearer(secret).get("/api/tokens/").status_code == 200
     owner_client.post(f"/account/tokens/{token.pk}/revoke/")
     assert _bearer(secret).get("/api/tokens/").status_code == 401
+
+
+def test_account_page_cannot_revoke_another_users_token(owner_client, other_client):
+    created = _make_token(other_client)
+    response = owner_client.post(f"/account/tokens/{created['id']}/revoke/")
+    assert response.status_code == 404
+    assert _bearer(created["token"]).get("/api/tokens/").status_code == 200
