@@ -73,7 +73,7 @@ def api_preset_create(
     the style's defaults."""
     try:
         values = json.loads(params) if params.strip() else {}
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         values = None
     if not isinstance(values, dict):
         return json_error(_("params must be a JSON object: {name: value}."), "params")

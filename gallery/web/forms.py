@@ -116,7 +116,7 @@ class ArtworkRequestForm(FirstErrorMixin, forms.Form):
         if raw.strip():
             try:
                 value = json.loads(raw)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 raise forms.ValidationError(
                     _("params must be a JSON object: style -> {name: value}.")
                 ) from None
@@ -255,7 +255,7 @@ class PreviewForm(FirstErrorMixin, forms.Form):
             return {}
         try:
             value = json.loads(raw)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             value = None
         if not isinstance(value, dict):
             raise forms.ValidationError(

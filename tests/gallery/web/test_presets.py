@@ -169,3 +169,15 @@ def test_editor_lists_the_users_presets(owner_client, other_client):
     mine = owner_client.get("/upload/").context["editor"]["presets"]
     assert [p["name"] for p in mine] == ["Soft oil"]
     assert other_client.get("/upload/").context["editor"]["presets"] == []
+
+
+@pytest.mark.parametrize("url", ["/api/presets/", "/api/artworks/", "/api/preview/"])
+def test_deeply_nested_params_are_400_not_500(owner_client, url):
+    """json.loads raises RecursionError (not a JSONDecodeError) on deep
+    nesting: it must still be a 400 naming params."""
+    data = {"name": "deep", "style": "oil", "params": "[" * 100_000}
+    if url != "/api/presets/":
+        data["image"] = upload_file()
+    response = owner_client.post(url, data)
+    assert response.status_code == 400
+    assert response.json()["field"] == "params"
