@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from gallery import presets
 from gallery.member_models import token_digest
 from gallery.models import ApiToken, Artwork, Photo, Profile
 
@@ -60,7 +61,7 @@ def profile_update(user, *, display_name: str, email: str) -> None:
 
 def token_create(user, name: str, scope: str) -> tuple[ApiToken, str]:
     """A new token and its secret; the secret is never stored or shown again."""
-    name = " ".join((name or "").split())
+    name = presets.clean_name(name)
     if not name:
         raise TokenRefused(_("Give the token a name."), "name")
     if len(name) > 80:

@@ -31,8 +31,15 @@ class PresetRefused(Exception):
         self.field = field
 
 
+def clean_name(name: str) -> str:
+    """The name on one line without control characters (a NUL cannot even be
+    stored in PostgreSQL), or "" when nothing is left."""
+    printable = "".join(ch for ch in (name or "") if ch.isprintable() or ch.isspace())
+    return " ".join(printable.split())
+
+
 def _clean_name(name: str) -> str:
-    name = " ".join((name or "").split())
+    name = clean_name(name)
     if not name:
         raise PresetRefused(_("Give the preset a name."), "name")
     if len(name) > MAX_NAME_LENGTH:

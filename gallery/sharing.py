@@ -11,6 +11,7 @@ soon after it was given out.
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import timedelta
 
@@ -31,6 +32,8 @@ MEDIA_URL_SECONDS = 24 * 3600
 _MEDIA_SALT = "gallery.sharing.media"
 #: The files a share link shows. Never the original: it keeps EXIF and GPS.
 SHARED_KINDS = ("result", "thumbnail")
+# What secrets.token_urlsafe makes; anything else is not looked up at all.
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 class ShareRefused(Exception):
@@ -84,7 +87,7 @@ def working_links(artwork: Artwork):
 def shared_link(token: str) -> ShareLink | None:
     """The working link with this token (artwork, photo and owner loaded),
     or None: unknown, expired, or its artwork not done or hidden."""
-    if not token or len(token) > 64:
+    if not _TOKEN_SHAPE.fullmatch(token or ""):
         return None
     link = (
         ShareLink.objects.select_related(

@@ -181,3 +181,15 @@ def test_deeply_nested_params_are_400_not_500(owner_client, url):
     response = owner_client.post(url, data)
     assert response.status_code == 400
     assert response.json()["field"] == "params"
+
+
+def test_control_characters_in_names_are_dropped_or_refused(owner_client):
+    """A NUL cannot be stored in PostgreSQL: names are cleaned first."""
+    ok = owner_client.post(
+        "/api/presets/", {"name": "Soft\x00 oil\x07", "style": "oil"}
+    )
+    assert ok.status_code == 201 and ok.json()["name"] == "Soft oil"
+    only = owner_client.post("/api/presets/", {"name": "\x00\x01", "style": "oil"})
+    assert only.status_code == 400 and only.json()["field"] == "name"
+    token = owner_client.post("/api/tokens/", {"name": "\x00cron\x00", "scope": "read"})
+    assert token.status_code == 201 and token.json()["name"] == "cron"

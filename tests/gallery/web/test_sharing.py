@@ -171,3 +171,8 @@ def test_other_user_cannot_use_the_page_buttons(other_client, done):
     page = Client().post(f"/artworks/{done.pk}/share/")
     assert page.status_code == 302 and "/accounts/login/" in page["Location"]
     assert not ShareLink.objects.exists()
+
+
+def test_tokens_that_are_not_token_shaped_are_not_looked_up(client):
+    for token in ("%00" * 20, "a" * 15 + "%00", "a.b.c.d.e.f.g.h.i.j.k"):
+        assert client.get(f"/s/{token}/").status_code == 404
