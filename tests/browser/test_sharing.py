@@ -28,6 +28,8 @@ def test_share_link_opens_in_a_fresh_context_without_session(
 
     page = new_page()
     _sign_in(page, studio_server, "monet")
+    # My gallery's lazy thumbnails finish before the next navigation.
+    page.wait_for_load_state("networkidle")
     page.goto(f"{studio_server}/artworks/{artwork.pk}/")
     page.select_option("#share-days", "7")
     page.click("[data-role=create-share]")
@@ -74,10 +76,13 @@ def test_presets_account_and_api_docs_pages(
     artwork = _done_artwork(user)
     page = new_page()
     _sign_in(page, studio_server, "sisley")
+    page.wait_for_load_state("networkidle")
 
     page.goto(f"{studio_server}/artworks/{artwork.pk}/")
     page.fill("#preset-name", "Wet paper")
     page.click(".preset-form button[type=submit]")
+    page.wait_for_selector(".message")
+    page.wait_for_load_state("networkidle")
     page.goto(f"{studio_server}/presets/")
     link = page.input_value("[data-role=preset-link]")
     assert "style=watercolor" in link
