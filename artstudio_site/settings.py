@@ -90,6 +90,9 @@ INSTALLED_APPS = [
     "django_rq",
     "axes",
     "csp",
+    # django-ninja: the JSON API, its OpenAPI schema, and Swagger UI's files
+    # for /api/docs/ (served from the package: no CDN).
+    "ninja",
     "gallery",
 ]
 
@@ -104,6 +107,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Authorization: Bearer <personal access token> on /api/ and /media/.
+    "gallery.web.api_auth.ApiTokenMiddleware",
     # Before anything reads the body (CSRF's process_view does): refuses an
     # oversized or chunked-oversized body with 413 while it is still streaming.
     "artstudio_site.uploads.RequestBodyLimitMiddleware",
@@ -253,6 +258,26 @@ STUDIO_PREVIEW_CACHE_SECONDS = env_int("STUDIO_PREVIEW_CACHE_SECONDS", 3600, min
 STUDIO_UPLOAD_RATE = env_int("STUDIO_UPLOAD_RATE", 30, minimum=1)
 # Accounts created per client address per hour.
 STUDIO_SIGNUP_RATE = env_int("STUDIO_SIGNUP_RATE", 5, minimum=1)
+# "Forgot password" requests per client address per minute.
+STUDIO_PASSWORD_RESET_RATE = env_int("STUDIO_PASSWORD_RESET_RATE", 5, minimum=1)
+
+# Email (password reset), with Django's own setting names. The default prints
+# mails to the console, so `make run` works offline; production sets SMTP.
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+# A mail server that does not answer must not hold a request for long.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH") or str(VAR_DIR / "mail")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "webmaster@localhost")
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("Set EMAIL_USE_TLS or EMAIL_USE_SSL, not both.")
 
 RQ_QUEUES = {
     STUDIO_QUEUE: {

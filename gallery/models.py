@@ -13,6 +13,9 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 import processing
+
+# Registered with the app by this import; see gallery/member_models.py.
+from gallery.member_models import ApiToken, Preset, ShareLink  # noqa: F401
 from processing import formats
 
 #: The folders the upload_to functions below write to (retention walks them).

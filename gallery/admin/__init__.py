@@ -6,6 +6,6 @@ ModelAdmins. The dashboard's queries live in ``dashboard``.
 
 from __future__ import annotations
 
-from gallery.admin import artworks, photos, users
+from gallery.admin import artworks, log, photos, users
 
-__all__ = ["artworks", "photos", "users"]
+__all__ = ["artworks", "log", "photos", "users"]

@@ -32,3 +32,13 @@ def style_label(slug: str) -> str:
 def style_description(slug: str) -> str:
     style = processing.STYLES.get(slug)
     return gettext(style.description) if style else ""
+
+
+@register.filter
+def recipe_rows(artwork) -> list[tuple[str, object]]:
+    """(translated parameter label, value) of an artwork's recipe."""
+    style = processing.STYLES.get(artwork.style)
+    return [
+        (gettext(param.label), artwork.params.get(param.name, param.default))
+        for param in (style.params if style else ())
+    ]

@@ -1,47 +1,93 @@
 """The JSON API (DESIGN.md, "JSON API"), used by the pages' own scripts and
-by automation.
+by automation: styles, uploads and remixes, an artwork's status, previews.
 
-Every view goes through :func:`api_view`: allowed methods, authentication
-(401 without a session) and the refusals of ``gallery.limits`` answered as
-``{"error", "field"}`` with ``Retry-After`` where waiting helps.
+Operations are django-ninja functions: the signature and the response
+models are what the OpenAPI schema is generated from (``api_schema``), and
+answers are checked against those models. Inputs keep their Django forms
+(``gallery.web.forms``), which own the detailed, translated messages;
+refusals are ``{"error", "field"}`` with ``Retry-After`` where waiting helps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_http_methods
+from ninja import File, Form, Router, Schema, Status
+from ninja.decorators import decorate_view
+from ninja.files import UploadedFile
+from pydantic import ConfigDict
 
 import processing
 from gallery import limits, preview
 from gallery.models import Artwork
 from gallery.pipeline.progress import artwork_progress
+from gallery.web.api_auth import ANYONE, ErrorOut, members
 from gallery.web.forms import ArtworkRequestForm, PhotoArtworkRequestForm, PreviewForm
 from gallery.web.media import media_url
 from gallery.web.refusals import json_error, refusal_json, upload_rate_limit
 
+router = Router(tags=["artworks"])
 
-def api_view(*methods: str, login_message: str | Promise | None = None) -> Callable:
-    """Allow ``methods`` only; with ``login_message``, answer 401 with it to
-    a request without a session."""
+#: Refusals every write may answer, documented once.
+REFUSALS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut}
+CAPPED = {413: ErrorOut, 429: ErrorOut, 503: ErrorOut}
+JPEG = {"content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}
 
-    def decorator(view: Callable) -> Callable:
-        @require_http_methods(list(methods))
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            if login_message is not None and not request.user.is_authenticated:
-                return json_error(login_message, status=401)
-            return view(request, *args, **kwargs)
 
-        return wrapper
+class OpenOut(Schema):
+    # Answers may carry fields added after this model was written; they pass
+    # through unchanged (the model checks the fields it names).
+    model_config = ConfigDict(extra="allow")
 
-    return decorator
+
+class ParamSpecOut(OpenOut):
+    name: str
+    type: str
+    default: float | int | bool
+    min: float | int | bool
+    max: float | int | bool
+    step: float | int | bool
+
+
+class StyleOut(OpenOut):
+    slug: str
+    label: str
+    description: str
+    params: list[ParamSpecOut]
+
+
+class StylesOut(Schema):
+    styles: list[StyleOut]
+
+
+class QueuedOut(Schema):
+    id: int
+    status: str
+    url: str
+
+
+class AcceptedOut(Schema):
+    artworks: list[QueuedOut]
+
+
+class ArtworkOut(OpenOut):
+    id: int
+    style: str
+    params: dict
+    engine_version: str
+    status: str
+    stage: str | None
+    progress: int | float | None
+    queue_position: int | None
+    eta_seconds: int | float | None
+    error: str
+    result_url: str | None
+    thumbnail_url: str | None
+    original_url: str | None
+    public: bool
+    created: str
 
 
 def artwork_json(artwork: Artwork, viewer) -> dict:
@@ -68,37 +114,59 @@ def artwork_json(artwork: Artwork, viewer) -> dict:
     }
 
 
-def _accepted(artworks: list[Artwork]) -> JsonResponse:
-    return JsonResponse(
-        {
-            "artworks": [
-                {
-                    "id": a.pk,
-                    "status": a.status,
-                    "url": reverse("gallery:api_artwork", args=[a.pk]),
-                }
-                for a in artworks
-            ]
-        },
-        status=202,
-    )
+def accepted(artworks: list[Artwork]) -> dict:
+    return {
+        "artworks": [
+            {
+                "id": a.pk,
+                "status": a.status,
+                "url": reverse("gallery:api_artwork", args=[a.pk]),
+            }
+            for a in artworks
+        ]
+    }
 
 
-@api_view("GET")
-def api_styles(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"styles": [s.as_dict() for s in processing.STYLES.values()]})
+@router.get(
+    "/styles/",
+    url_name="api_styles",
+    response=StylesOut,
+    auth=ANYONE,
+    operation_id="listStyles",
+    summary="The styles and their parameters",
+    openapi_extra={"security": [{}]},
+)
+def api_styles(request: HttpRequest):
+    return {"styles": [s.as_dict() for s in processing.STYLES.values()]}
 
 
-@api_view("POST", login_message=gettext_lazy("Sign in to upload photos."))
-@upload_rate_limit
-def api_artworks(request: HttpRequest) -> JsonResponse:
-    """A new photo (``image``) or a stored one (``photo``, a remix) in one or
-    more styles."""
+@router.post(
+    "/artworks/",
+    url_name="api_artworks",
+    response={202: AcceptedOut, **REFUSALS, **CAPPED},
+    auth=members(gettext_lazy("Sign in to upload photos.")),
+    operation_id="createArtworks",
+    summary="Upload a photo (or remix one of yours) in one or more styles",
+)
+# Around the whole operation: every attempt counts, even one whose fields
+# django-ninja refuses before the function runs.
+@decorate_view(upload_rate_limit)
+def api_artworks(
+    request: HttpRequest,
+    image: File[UploadedFile | None] = None,
+    photo: Form[int | None] = None,
+    style: Form[list[str]] = None,
+    preset: Form[list[int]] = None,
+    params: Form[str | None] = None,
+):
+    """``image`` (a file) or ``photo`` (the id of one of your photos), each
+    ``style`` (repeatable) and each of your ``preset`` ids (repeatable) make
+    one artwork; ``params`` is a JSON object: style slug -> {name: value}."""
     if "image" not in request.FILES and "photo" in request.POST:
         form = PhotoArtworkRequestForm(request.user, request.POST)
         source_field = "photo"
     else:
-        form = ArtworkRequestForm(request.POST, request.FILES)
+        form = ArtworkRequestForm(request.POST, request.FILES, owner=request.user)
         source_field = "image"
     if not form.is_valid():
         field, message = form.first_error()
@@ -107,17 +175,31 @@ def api_artworks(request: HttpRequest) -> JsonResponse:
         artworks = form.save(request.user)
     except limits.UploadRefused as refusal:
         return refusal_json(refusal, source_field)
-    return _accepted(artworks)
+    return Status(202, accepted(artworks))
 
 
-@api_view("POST", login_message=gettext_lazy("Sign in to preview styles."))
-def api_preview(request: HttpRequest) -> HttpResponse:
+@router.post(
+    "/preview/",
+    url_name="api_preview",
+    response={200: None, **REFUSALS, 429: ErrorOut},
+    auth=members(gettext_lazy("Sign in to preview styles.")),
+    operation_id="renderPreview",
+    summary="A small preview of one style on your photo (image/jpeg)",
+    openapi_extra={"responses": {200: {"description": "JPEG", **JPEG}}},
+)
+def api_preview(
+    request: HttpRequest,
+    image: File[UploadedFile | None] = None,
+    photo: Form[int | None] = None,
+    style: Form[str] = "",
+    params: Form[str | None] = None,
+) -> HttpResponse:
     """Render a small preview of the user's own photo, synchronously.
 
-    multipart: ``photo`` (id of one of your photos) or ``image`` (a file,
-    ideally already scaled down by the browser), ``style``, ``params`` (JSON
-    ``{name: value}``). Answers ``image/jpeg`` with a long side of at most
-    512 px; 400 with ``{"error", "field"}``; 429 with ``Retry-After``.
+    ``photo`` (id of one of your photos) or ``image`` (a file, ideally
+    already scaled down by the browser, at most about 4 MP), ``style``,
+    ``params`` (JSON ``{name: value}``). Answers ``image/jpeg`` with a long
+    side of at most 512 px.
     """
     form = PreviewForm(request.user, request.POST, request.FILES)
     if not form.is_valid():
@@ -148,8 +230,16 @@ def api_preview(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@api_view("GET")
-def api_artwork(request: HttpRequest, pk: int) -> JsonResponse:
+@router.get(
+    "/artworks/{int:pk}/",
+    url_name="api_artwork",
+    response={200: ArtworkOut, 401: ErrorOut, 404: ErrorOut},
+    auth=ANYONE,
+    operation_id="getArtwork",
+    summary="An artwork's recipe, status and progress (yours, or a public one)",
+    openapi_extra={"security": [{}]},
+)
+def api_artwork(request: HttpRequest, pk: int):
     artwork = (
         Artwork.objects.visible_to(request.user)
         .select_related("photo")
@@ -161,4 +251,4 @@ def api_artwork(request: HttpRequest, pk: int) -> JsonResponse:
         if not request.user.is_authenticated:
             return json_error(_("Sign in to see this artwork."), status=401)
         return json_error(_("No such artwork."), status=404)
-    return JsonResponse(artwork_json(artwork, request.user))
+    return artwork_json(artwork, request.user)

@@ -13,8 +13,10 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 import processing
-from gallery.models import Artwork
+from gallery import presets
+from gallery.models import Artwork, Preset
 from gallery.pipeline.jobs import STAGES
+from gallery.services import Recipe
 from gallery.web.forms import ACCEPTED_TYPES, param_field
 
 
@@ -27,18 +29,30 @@ def stage_labels() -> dict[str, str]:
     }
 
 
-def style_panels(posted: QueryDict | None, remix: Artwork | None) -> list[dict]:
+def linked_recipe(query: QueryDict) -> tuple[Recipe | None, str]:
+    """The recipe of a shared preset link (``?style=oil&oil.size=5``), and
+    an error message when the link's values are not valid."""
+    try:
+        return presets.recipe_from_query(query), ""
+    except (ValueError, TypeError) as exc:
+        return None, _("This link's recipe cannot be used: %(error)s") % {"error": exc}
+
+
+def style_panels(
+    posted: QueryDict | None, remix: Artwork | None, linked: Recipe | None = None
+) -> list[dict]:
     """One card and slider panel per style, with the values to show.
 
     Values come from the posted form (after an error), else the remixed
-    artwork's recipe, else the registry defaults.
+    artwork's recipe or a shared preset link's, else the registry defaults.
     """
     chosen = set(posted.getlist("style")) if posted is not None else set()
-    if remix and posted is None:
-        chosen = {remix.style}
+    source = remix or linked
+    if source and posted is None:
+        chosen = {source.style}
     panels = []
     for style in processing.STYLES.values():
-        initial = remix.params if remix and remix.style == style.slug else {}
+        initial = source.params if source and source.style == style.slug else {}
         params = []
         for p in style.params:
             field = param_field(style.slug, p.name)
@@ -69,9 +83,11 @@ def style_panels(posted: QueryDict | None, remix: Artwork | None) -> list[dict]:
     return panels
 
 
-def editor_config() -> dict:
+def editor_config(owner=None) -> dict:
     """Everything the upload editor script needs, as one JSON document."""
+    mine = Preset.objects.filter(owner_id=owner.pk) if owner is not None else []
     return {
+        "presets": [presets.preset_as_dict(p) for p in mine],
         "styles": [
             {"slug": style.slug, "label": _(style.label)}
             for style in processing.STYLES.values()
@@ -81,6 +97,7 @@ def editor_config() -> dict:
         "urls": {
             "artworks": reverse("gallery:api_artworks"),
             "preview": reverse("gallery:api_preview"),
+            "presets": reverse("gallery:api_presets"),
             "gallery": reverse("gallery:my_gallery"),
             # "/artworks/0/": the scripts put the real id in place of the 0.
             "artworkPage": reverse("gallery:artwork_detail", args=[0]),
@@ -105,5 +122,8 @@ def editor_config() -> dict:
             "remove": _("Remove"),
             "removeNamed": _("Remove %(name)s"),
             "previewLoading": _("Rendering the preview…"),
+            "presetSaved": _("Saved as the preset “%(name)s”."),
+            "presetFailed": _("The preset could not be saved: %(error)s"),
+            "presetApplied": _("Applied the preset “%(name)s”."),
         },
     }

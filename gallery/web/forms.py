@@ -18,8 +18,8 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 import processing
-from gallery import services
-from gallery.models import Artwork, Photo
+from gallery import presets, services
+from gallery.models import Artwork, Photo, Preset
 from gallery.services import Recipe
 from processing import formats
 
@@ -71,16 +71,20 @@ class FirstErrorMixin:
 
 
 class SignUpForm(UserCreationForm):
+    """Username and password; the email is optional (password reset only)."""
+
     class Meta(UserCreationForm.Meta):
-        fields = ("username",)
+        fields = ("username", "email")
+        help_texts = {"email": _("Optional: only used to reset a forgotten password.")}
 
 
 class ArtworkRequestForm(FirstErrorMixin, forms.Form):
-    """One photo and the styles to render it in.
+    """One photo and the styles (and the owner's presets) to render it in.
 
     Used by the upload page and by ``POST /api/artworks/``. Parameters come
     either as a JSON object (``params``: style slug -> {name: value}) or, from
-    the page, as individual ``param:<style>:<name>`` fields.
+    the page, as individual ``param:<style>:<name>`` fields. Each ``preset``
+    (the id of one of the owner's presets, repeatable) adds its recipe.
     """
 
     image = forms.FileField(
@@ -92,11 +96,17 @@ class ArtworkRequestForm(FirstErrorMixin, forms.Form):
         label=_("Styles"),
         choices=style_choices,
         widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": _("Choose at least one style.")},
+        # Required unless a preset is given: checked in clean().
+        required=False,
     )
+    preset = forms.Field(required=False, widget=forms.MultipleHiddenInput)
     params = forms.CharField(
         required=False, max_length=PARAMS_MAX_LENGTH, widget=forms.HiddenInput
     )
+
+    def __init__(self, *args, owner=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.owner = owner
 
     def clean_image(self):
         upload = self.cleaned_data["image"]
@@ -139,6 +149,9 @@ class ArtworkRequestForm(FirstErrorMixin, forms.Form):
                 "params", _("Unknown style in params: %s.") % ", ".join(unknown)
             )
             return cleaned
+        preset_recipes = self._preset_recipes()
+        if not styles and not preset_recipes and "preset" not in self.errors:
+            self.add_error("style", _("Choose at least one style."))
         recipes = []
         for slug in styles:
             try:
@@ -147,8 +160,26 @@ class ArtworkRequestForm(FirstErrorMixin, forms.Form):
                 )
             except ValueError as exc:
                 self.add_error("params", f"{processing.STYLES[slug].label}: {exc}")
-        cleaned["recipes"] = recipes
+        cleaned["recipes"] = recipes + preset_recipes
         return cleaned
+
+    def _preset_recipes(self) -> list[Recipe]:
+        """The recipes of the ``preset`` ids, in the order given; someone
+        else's id reads exactly like a missing one."""
+        raw = self.cleaned_data.get("preset") or []
+        if not raw:
+            return []
+        ids = [int(value) for value in raw if value.strip().isdigit()]
+        owner_id = self.owner.pk if self.owner is not None else None
+        found = Preset.objects.filter(owner_id=owner_id, pk__in=ids).in_bulk()
+        if len(ids) != len(raw) or any(pk not in found for pk in ids):
+            self.add_error("preset", _("No such preset."))
+            return []
+        try:
+            return [presets.preset_recipe(found[pk]) for pk in ids]
+        except ValueError as exc:
+            self.add_error("preset", str(exc))
+            return []
 
     def save(self, owner) -> list[Artwork]:
         """Store the photo and queue its artworks (``limits.UploadRefused``
@@ -179,8 +210,7 @@ class PhotoArtworkRequestForm(ArtworkRequestForm):
     )
 
     def __init__(self, owner, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.owner = owner
+        super().__init__(*args, owner=owner, **kwargs)
 
     def clean_photo(self):
         photo = Photo.objects.filter(

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 import processing
-from gallery import preview
+from gallery import preview, sharing
 from gallery.models import FILE_KINDS, Artwork
 from gallery.web.refusals import json_error
 from processing import formats
@@ -162,6 +162,33 @@ def artwork_media(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
         filename=_download_name(artwork, kind, fmt.suffix),
     )
     response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@require_GET
+def shared_media(request: HttpRequest, signed: str) -> HttpResponse:
+    """A file of a shared artwork (result or thumbnail, never the original)
+    by a signed, short-lived URL: no session needed, so link previews work.
+
+    The link behind the signature is checked on every request: a revoked or
+    expired link, or a hidden or deleted artwork, answers 404 at once.
+    """
+    found = sharing.link_for_media_signature(signed)
+    if found is None:
+        raise Http404("No such file.")
+    link, kind = found
+    artwork = link.artwork
+    field = artwork.file(kind)
+    if not field:
+        raise Http404("Not rendered yet.")
+    if settings.STUDIO_STORAGE == "s3":
+        response = _signed_media_redirect(artwork, kind, field, download=False)
+    else:
+        suffix = PurePosixPath(field.name).suffix.lower()
+        response = file_response(
+            field, filename=_download_name(artwork, kind, suffix), cache_seconds=0
+        )
+    response["X-Robots-Tag"] = "noindex, nofollow, noarchive"
     return response
 
 

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 import processing
 from gallery import limits, services
 from gallery.models import Artwork
-from gallery.web import editor
+from gallery.web import editor, shared
 from gallery.web.api import artwork_json
 from gallery.web.forms import ArtworkRequestForm, ReportForm, SignUpForm
 from gallery.web.media import DOWNLOAD_FORMATS
@@ -91,7 +91,9 @@ def my_gallery(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @upload_rate_limit
 def upload(request: HttpRequest) -> HttpResponse:
-    form = ArtworkRequestForm(request.POST or None, request.FILES or None)
+    form = ArtworkRequestForm(
+        request.POST or None, request.FILES or None, owner=request.user
+    )
     status = 200
     retry_after = None
     if request.method == "POST" and form.is_valid():
@@ -110,6 +112,7 @@ def upload(request: HttpRequest) -> HttpResponse:
             )
             return redirect("gallery:my_gallery")
     remix = _remix_source(request)
+    linked, link_error = editor.linked_recipe(request.GET)
     response = render(
         request,
         "gallery/upload.html",
@@ -121,9 +124,12 @@ def upload(request: HttpRequest) -> HttpResponse:
             "accepted_formats": formats.decodable_labels(),
             "remix": remix,
             "style_panels": editor.style_panels(
-                form.data if form.is_bound else None, remix
+                form.data if form.is_bound else None, remix, linked
             ),
-            "editor": editor.editor_config(),
+            "linked": linked,
+            "link_name": request.GET.get("name", "")[:80] if linked else "",
+            "link_error": link_error,
+            "editor": editor.editor_config(request.user),
             "quota": limits.usage_for(request.user),
         },
         status=status,
@@ -188,6 +194,7 @@ def artwork_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 else ""
             ),
             "stage_labels": editor.stage_labels(),
+            **(shared.owner_share_context(request, artwork) if is_owner else {}),
         },
     )
 

@@ -24,3 +24,26 @@
     button.addEventListener("click", function () { button.closest("dialog").close(); });
   });
 })();
+// Copy buttons: [data-copy] names the field (a CSS selector) whose value is
+// copied; the field is selected too, so Ctrl-C works where no copy API is
+// allowed.
+(function () {
+  "use strict";
+  document.querySelectorAll("[data-copy]").forEach(function (button) {
+    var field = document.querySelector(button.getAttribute("data-copy"));
+    if (!field) { return; }
+    var label = button.textContent;
+    button.addEventListener("click", function () {
+      field.select();
+      var done = function () {
+        button.textContent = "✓";
+        window.setTimeout(function () { button.textContent = label; }, 1500);
+      };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(field.value).then(done, function () {});
+      } else if (document.execCommand && document.execCommand("copy")) {
+        done();
+      }
+    });
+  });
+})();

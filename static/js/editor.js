@@ -474,6 +474,78 @@
     }
   }
 
+  // Presets: apply one (check its style, set its sliders) or save a panel's
+  // settings as a new one through the API -------------------------------------
+
+  var presetSelect = document.querySelector('[data-role="preset-select"]');
+  var presetBar = document.querySelector('[data-role="preset-bar"]');
+  var presetStatus = document.querySelector('[data-role="preset-status"]');
+  var presetsById = {};
+  (config.presets || []).forEach(function (p) { presetsById[p.id] = p; });
+
+  function setParams(slug, params) {
+    panels[slug].el.querySelectorAll(".param-row").forEach(function (row) {
+      var name = row.getAttribute("data-param");
+      if (params[name] === undefined) { return; }
+      var value = typeof params[name] === "boolean" ? Number(params[name]) : params[name];
+      row.querySelector('[data-role="range"]').value = value;
+      row.querySelector('[data-role="number"]').value = value;
+    });
+  }
+
+  function applyPreset(preset) {
+    if (!panels[preset.style]) { return; }
+    var box = form.querySelector('input[data-style-check][value="' + preset.style + '"]');
+    if (box && !box.checked) { box.checked = true; }
+    setParams(preset.style, preset.params);
+    updatePanels();
+    schedulePreview(panels[preset.style], 0);
+    presetStatus.textContent = fmt(T.presetApplied, { name: preset.name });
+  }
+
+  if (presetSelect) {
+    presetSelect.addEventListener("change", function () {
+      var preset = presetsById[presetSelect.value];
+      if (preset) { applyPreset(preset); }
+    });
+  }
+
+  function addPresetOption(preset) {
+    presetsById[preset.id] = preset;
+    if (!presetSelect) { return; }
+    var option = document.createElement("option");
+    option.value = String(preset.id);
+    option.textContent = preset.name;
+    presetSelect.appendChild(option);
+    presetBar.hidden = false;
+  }
+
+  Object.keys(panels).forEach(function (slug) {
+    var box = panels[slug].el.querySelector('[data-role="save-preset"]');
+    if (!box) { return; }
+    var nameInput = box.querySelector('[data-role="preset-name"]');
+    var status = box.querySelector('[data-role="save-preset-status"]');
+    box.querySelector('[data-role="save-preset-button"]').addEventListener("click", function () {
+      var body = new FormData();
+      body.append("name", nameInput.value);
+      body.append("style", slug);
+      body.append("params", JSON.stringify(paramsOf(slug)));
+      fetch(config.urls.presets, {
+        method: "POST", body: body, credentials: "same-origin",
+        headers: { "X-CSRFToken": csrf, Accept: "application/json" }
+      }).then(function (response) {
+        return response.json().then(function (data) { return { ok: response.status === 201, data: data }; });
+      }).then(function (result) {
+        if (!result.ok) { throw new Error(result.data.error || ""); }
+        addPresetOption(result.data);
+        status.textContent = fmt(T.presetSaved, { name: result.data.name });
+        nameInput.value = "";
+      }).catch(function (error) {
+        status.textContent = fmt(T.presetFailed, { error: error.message || T.network });
+      });
+    });
+  });
+
   updatePanels();
   if (remixPhoto) { refreshAllPreviews(); }
 })();

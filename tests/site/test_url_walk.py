@@ -93,6 +93,8 @@ def _values(world) -> dict[str, list[str]]:
         "scheduler_name": ["x"],
         "cron_job_name": ["x"],
         "token": ["x"],
+        "uidb64": ["MQ"],
+        "signed": ["1.result:x:y"],
         "content_type_id": [
             str(ContentType.objects.get_for_model(Artwork).pk),
             str(ContentType.objects.get_for_model(Photo).pk),
@@ -188,7 +190,9 @@ def _post_data(world) -> dict:
         "style": "pencil",
         "photo": str(world["photo"].pk),
         "reason": "walk",
-        "image": upload_file(),
+        # Not the owner's bytes: the walker's own upload (and its export)
+        # must not read as a leak of the owner's identical photo.
+        "image": upload_file(image_bytes(width=336, height=252)),
     }
 
 
