@@ -49,7 +49,7 @@ _MAX_CELLS = 1_500_000
 _MIN_RADIUS = 3
 _MIN_GRID = 6
 #: Bytes of stroke plans made at once (control points of a chunk of cells).
-_CHUNK_BYTES = 16 << 20
+_CHUNK_BYTES = 4 << 20
 
 
 def recipe_seed(*parts: object) -> np.uint64:
@@ -109,7 +109,22 @@ _HAND_ANGLE = math.radians(-35.0)
 _HAND_WEIGHT = 30.0
 
 
-def _reference(image: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, int]:
+def _half_size(image: np.ndarray) -> np.ndarray | None:
+    """``image`` shrunk by 2 (``INTER_AREA``), or None when it is tiny.
+
+    Every reference is made at 1/2 or less of the canvas size, so shrinking
+    from this copy instead of from the photo reads a quarter of the pixels
+    per layer.
+    """
+    h, w = image.shape[:2]
+    if min(h, w) <= 8:
+        return None
+    return cv2.resize(image, (-(-w // 2), -(-h // 2)), interpolation=cv2.INTER_AREA)
+
+
+def _reference(
+    image: np.ndarray, radius: int, half: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, int]:
     """The layer's reference and its direction field, downscaled.
 
     Hertzmann blurs the photo with a Gaussian of ``sigma = f_sigma * R``
@@ -123,6 +138,9 @@ def _reference(image: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, 
     :data:`_HAND_ANGLE`) wins over noise, so strokes there run parallel
     instead of wandering.
 
+    ``half`` (:func:`_half_size` of ``image``) is shrunk instead of
+    ``image`` when given.
+
     Returns:
         ``(ref, grad, d)``: float32 ``h x w x 3`` BGR, float32 ``h x w x 2``
         gradient-like vectors (direction of the dominant gradient, length
@@ -131,7 +149,8 @@ def _reference(image: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, 
     h, w = image.shape[:2]
     d = max(2, radius // 2) if min(h, w) > 8 else 1
     hs, ws = max(1, -(-h // d)), max(1, -(-w // d))
-    small = cv2.resize(image, (ws, hs), interpolation=cv2.INTER_AREA)
+    source = half if half is not None and d > 1 else image
+    small = cv2.resize(source, (ws, hs), interpolation=cv2.INTER_AREA)
     ref = small.astype(np.float32)
     sigma = math.sqrt(max(0.25, (0.5 * radius / d) ** 2 - 0.25))
     ref = cv2.GaussianBlur(ref, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
@@ -315,11 +334,12 @@ def impressionist(
     threshold = 15.0 + 45.0 * (1.0 - detail) + 25.0 * color_jitter
     clip = 40.0 + 80.0 * (1.0 - detail)
     max_pts = 2 * int(stroke_length) + 1
+    half = _half_size(src)
     with _KERNEL_LOCK:
         kernels = _kernels()
         canvas = None
         for layer, radius in enumerate(radii):
-            ref, grad, d = _reference(src, radius)
+            ref, grad, d = _reference(src, radius, half)
             if canvas is None and ground is not None:
                 canvas = np.empty((h, w, 3), np.uint8)
                 canvas[:] = ground
@@ -362,8 +382,27 @@ def impressionist(
     return canvas
 
 
-#: The light, slightly warm canvas between the dots (BGR).
+#: The light, slightly warm canvas under the dots (BGR), see :func:`_dot_ground`.
 _DOT_CANVAS = (222, 234, 240)
+
+
+def _dot_ground(image: np.ndarray) -> np.ndarray:
+    """The ground under the dots: the light canvas washed with the photo's colours.
+
+    As Seurat laid in broad areas of colour before the dots, the gaps
+    between dots show the photo blurred far beyond the dots (a 1/16 size
+    ``INTER_AREA`` copy, enlarged with ``INTER_LINEAR``), a fifth mixed
+    with the light canvas: no light specks in a night sky.
+    """
+    h, w = image.shape[:2]
+    small = cv2.resize(
+        image, (max(1, w // 16), max(1, h // 16)), interpolation=cv2.INTER_AREA
+    )
+    ground = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    canvas = np.empty_like(ground)
+    canvas[:] = _DOT_CANVAS
+    cv2.addWeighted(ground, 0.8, canvas, 0.2, 0.0, dst=canvas)
+    return canvas
 
 
 def plan_dots(
@@ -388,7 +427,7 @@ def plan_dots(
         float(color_jitter),
     )  # fmt: skip
     radius = float(dot_size)
-    ref, _, d = _reference(src, max(1, int(dot_size)))
+    ref, _, d = _reference(src, max(1, int(dot_size)), _half_size(src))
     gray = cv2.cvtColor(ref, cv2.COLOR_BGR2GRAY)
     scale = radius / (8.0 * d)
     gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3, scale=scale)
@@ -445,9 +484,10 @@ def pointillism(
     (and crowd) where the photo has detail, and crowd in dark areas so
     that they stay dark on the light canvas. Each dot has the reference
     colour with 1.7x its chroma; with ``color_jitter`` some take a
-    neighbouring hue (+-45 deg) or the complementary one, as in
+    neighbouring hue (+-35 deg) or the complementary one, as in
     divisionism. Dots are painted in a shuffled order as anti-aliased discs
-    (:func:`processing.kernels.paint_strokes`).
+    (:func:`processing.kernels.paint_strokes`) on a ground of the light
+    canvas washed with the photo's broad colours (:func:`_dot_ground`).
 
     Args:
         image: ``HxWx3`` uint8 BGR.
@@ -467,8 +507,7 @@ def pointillism(
     with _KERNEL_LOCK:
         kernels = _kernels()
         dots, cols, keys = plan_dots(src, dot_size, detail, density, color_jitter)
-        canvas = np.empty((h, w, 3), np.uint8)
-        canvas[:] = _DOT_CANVAS
+        canvas = _dot_ground(src)
         starts = np.arange(len(dots) + 1, dtype=np.int64)
         band = max(16, -(-h // (8 * kernels.numba.get_num_threads())))
         kernels.paint_strokes(

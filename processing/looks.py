@@ -287,6 +287,37 @@ def _soft_steps(sharp_lo: float, sharp_hi: float, delta: float) -> np.ndarray:
     return (0.5 * delta * np.tanh(k * x) / np.tanh(k / 2)).astype(np.float32)
 
 
+#: Rows per strip of :func:`_difference_of_gaussians`.
+_DOG_STRIP = 256
+
+
+def _difference_of_gaussians(
+    image: np.ndarray, sigma: float, sigma_wide: float, tau: float
+) -> np.ndarray:
+    """``G_sigma * image - tau * G_sigma_wide * image`` (float32), in strips of rows.
+
+    ``cv2.GaussianBlur`` (reflect-101 borders) of strips of
+    :data:`_DOG_STRIP` rows plus a margin of the wide kernel's radius, so
+    that only one full-size float image is allocated (the result): 12 MP of
+    float32 is 48 MB a copy. The pixels are those of blurring the whole
+    image, the margin rows being dropped.
+    """
+    h = image.shape[0]
+    out = np.empty(image.shape, np.float32)
+    margin = math.ceil(4 * sigma_wide) + 2
+    for r0 in range(0, h, _DOG_STRIP):
+        r1 = min(h, r0 + _DOG_STRIP)
+        a, b = max(0, r0 - margin), min(h, r1 + margin)
+        strip = image[a:b].astype(np.float32)
+        if image.dtype == np.uint16:
+            strip *= np.float32(1.0 / 257.0)  # fixed-point luma -> grey levels
+        narrow = cv2.GaussianBlur(strip, (0, 0), sigma)
+        wide = cv2.GaussianBlur(strip, (0, 0), sigma_wide)
+        cv2.scaleAdd(wide, -tau, narrow, dst=narrow)
+        out[r0:r1] = narrow[r0 - a : r0 - a + (r1 - r0)]
+    return out
+
+
 def _flow_dog(luma: np.ndarray, line_width: float):
     """XDoG's edge response of ``luma`` and what its along-flow pass needs.
 
@@ -316,10 +347,8 @@ def _flow_dog(luma: np.ndarray, line_width: float):
     small = luma
     if f > 1:  # wide lines: blur a downscaled copy, the cost stays flat
         small = cv2.resize(luma, (-(-w // f), -(-h // f)), interpolation=cv2.INTER_AREA)
-    dog = cv2.GaussianBlur(small, (0, 0), sigma_c / f)
-    wide = cv2.GaussianBlur(small, (0, 0), 1.6 * sigma_c / f)
-    cv2.scaleAdd(wide, -0.99, dog, dst=dog)
-    del wide, small
+    dog = _difference_of_gaussians(small, sigma_c / f, 1.6 * sigma_c / f, 0.99)
+    del small
     if f > 1:
         dog = cv2.resize(dog, (w, h), interpolation=cv2.INTER_LINEAR)
     along, along_step = _gauss_taps(1.5 + 0.5 * sigma_c, 2.0, 8)
@@ -396,6 +425,10 @@ def cartoon(
         return out
 
 
+#: Above this many pixels the ink washes are smoothed at half size.
+_INK_HALF_PIXELS = 4_000_000
+
+
 def ink_wash(
     image: np.ndarray,
     sigma_s: float,
@@ -408,7 +441,10 @@ def ink_wash(
     """Chinese ink wash painting (水墨): soft ink washes, dry-brush lines, rice paper.
 
     1. The NC domain transform (:func:`_nc_smooth`, 2 iterations,
-       ``sigma_r`` 0.25) turns the photo into broad washes.
+       ``sigma_r`` 0.25) turns the photo into broad washes; above 4 MP on
+       a copy shrunk by 2 (``INTER_AREA``, ``sigma_s / 2``) and enlarged
+       again (``INTER_LINEAR``): a quarter of the cost and memory, and
+       washes have no detail to lose.
     2. Their luma becomes ink: five soft tones (tanh ramps, as in the
        cartoon), darker with ``ink``.
     3. Lines: the flow-based DoG (:func:`_flow_dog`) of the washes, drawn
@@ -448,10 +484,25 @@ def ink_wash(
     rng = np.random.Generator(np.random.PCG64(int(seed)))
     with _KERNEL_LOCK:
         kernels = _kernels()
-        buf = _nc_smooth(src, sigma_s, 0.25, 2)
-        out = np.empty((h, w, 3), np.uint8)
-        luma = kernels.split_luma(buf, out)
-        del buf
+        if h * w > _INK_HALF_PIXELS:
+            # Washes have no detail a half-size smoothing would lose: smooth
+            # a copy shrunk by 2 (sigma_s / 2) and enlarge the result.
+            small = cv2.resize(
+                src, (-(-w // 2), -(-h // 2)), interpolation=cv2.INTER_AREA
+            )
+            buf = _nc_smooth(small, sigma_s / 2, 0.25, 2)
+            del small
+            small_out = np.empty(buf.shape, np.uint8)
+            small_luma = kernels.split_luma(buf, small_out)
+            del buf
+            out = cv2.resize(small_out, (w, h), interpolation=cv2.INTER_LINEAR)
+            luma = cv2.resize(small_luma, (w, h), interpolation=cv2.INTER_LINEAR)
+            del small_out, small_luma
+        else:
+            buf = _nc_smooth(src, sigma_s, 0.25, 2)
+            out = np.empty((h, w, 3), np.uint8)
+            luma = kernels.split_luma(buf, out)
+            del buf
         lines = line_width > 0 and h > 1 and w > 1
         if lines:
             dog, tangent, inv_scale, along, step = _flow_dog(luma, line_width)

@@ -431,7 +431,7 @@ STYLES: dict[str, Style] = {
             Param(
                 "color_jitter",
                 "float",
-                0.5,
+                0.35,
                 0.0,
                 1.0,
                 0.05,

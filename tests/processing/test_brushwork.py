@@ -159,11 +159,19 @@ def test_pointillism_dots_follow_detail():
     assert chroma(cols[flat]) > 1.3 * chroma(image[:, : w // 2])
 
 
-def test_pointillism_dots_on_light_canvas(photo):
-    image = photo(200, 300, seed=44)
+def test_pointillism_keeps_darks_dark_and_dots_visible():
+    """Dots cover a night sky: the gaps show a toned ground, not white canvas."""
+    image = np.full((200, 300, 3), (70, 30, 15), np.uint8)  # dark blue
+    image[120:] = (120, 170, 200)  # a light beige ground
     out = render(image, "pointillism")
-    canvas = np.all(out == (222, 234, 240), axis=2)
-    assert 0.02 < canvas.mean() < 0.5  # gaps between the dots show canvas
+    gray = cv2.cvtColor(out, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    assert gray[10:100].mean() < 90  # still a dark sky
+    assert (gray[10:100] > 170).mean() < 0.002  # no white specks
+    assert gray[10:100].std() > 4  # and dots, not a flat fill
+    assert (
+        abs(gray[140:].mean() - cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)[140:].mean())
+        < 30
+    )
 
 
 @pytest.mark.parametrize("slug", RANDOM_STYLES)
