@@ -23,21 +23,14 @@ strokes are made and painted by the Numba kernels in
 
 from __future__ import annotations
 
-import hashlib
 import math
 
 import cv2
 import numpy as np
 
-from processing.looks import _KERNEL_LOCK, _kernels
+from processing.looks import _KERNEL_LOCK, _kernels, recipe_seed
 
-__all__ = [
-    "brush_radii",
-    "impressionist",
-    "plan_dots",
-    "pointillism",
-    "recipe_seed",
-]
+__all__ = ["brush_radii", "impressionist", "plan_dots", "pointillism"]
 
 #: At most this many grid cells per layer: bounds the cost of tiny brushes on
 #: huge images (the radius grows instead; a 12 MP photo keeps radii >= 3 px).
@@ -50,21 +43,6 @@ _MIN_RADIUS = 3
 _MIN_GRID = 6
 #: Bytes of stroke plans made at once (control points of a chunk of cells).
 _CHUNK_BYTES = 4 << 20
-
-
-def recipe_seed(*parts: object) -> np.uint64:
-    """A 64-bit seed from the recipe: the same parts give the same seed anywhere.
-
-    Args:
-        *parts: the style slug, its parameters and the image size
-            (anything whose ``repr`` is stable: str, int, float, tuples).
-
-    Returns:
-        ``np.uint64`` from BLAKE2b of the parts' ``repr`` (not Python's
-        salted ``hash``, not a global generator, not the clock).
-    """
-    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
-    return np.uint64(int.from_bytes(digest, "little"))
 
 
 def brush_radii(brush_size: int, layers: int, pixels: int) -> list[int]:
@@ -398,11 +376,10 @@ def _dot_ground(image: np.ndarray) -> np.ndarray:
     small = cv2.resize(
         image, (max(1, w // 16), max(1, h // 16)), interpolation=cv2.INTER_AREA
     )
-    ground = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-    canvas = np.empty_like(ground)
-    canvas[:] = _DOT_CANVAS
-    cv2.addWeighted(ground, 0.8, canvas, 0.2, 0.0, dst=canvas)
-    return canvas
+    # mixed while small: one full-size array, not two
+    toned = small.astype(np.float32) * 0.8 + 0.2 * np.array(_DOT_CANVAS, np.float32)
+    toned = np.clip(toned + 0.5, 0, 255).astype(np.uint8)
+    return cv2.resize(toned, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def plan_dots(

@@ -38,6 +38,7 @@ import numpy as np
 
 __all__ = [
     "blend_with_photo",
+    "recipe_seed",
     "cartoon",
     "color_pencil",
     "ink_wash",
@@ -69,6 +70,21 @@ def _kernels() -> ModuleType:
     from processing import kernels
 
     return kernels
+
+
+def recipe_seed(*parts: object) -> np.uint64:
+    """A 64-bit seed from the recipe: the same parts give the same seed anywhere.
+
+    Args:
+        *parts: the style slug, its parameters and the image size
+            (anything whose ``repr`` is stable: str, int, float, tuples).
+
+    Returns:
+        ``np.uint64`` from BLAKE2b of the parts' ``repr`` (not Python's
+        salted ``hash``, not a global generator, not the clock).
+    """
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
+    return np.uint64(int.from_bytes(digest, "little"))
 
 
 # --- watercolour (cv2.stylization) -------------------------------------------
@@ -470,15 +486,7 @@ def ink_wash(
     """
     src = np.ascontiguousarray(image)
     h, w = src.shape[:2]
-    seed = np.uint64(
-        int.from_bytes(
-            hashlib.blake2b(
-                repr(("ink_wash", h, w, float(sigma_s), int(line_width))).encode(),
-                digest_size=8,
-            ).digest(),
-            "little",
-        )
-    )
+    seed = recipe_seed("ink_wash", h, w, float(sigma_s), int(line_width))
     grain = max(1.0, 0.5 * line_width)
     # numpy is pinned, so PCG64's stream for a seed is the same everywhere
     rng = np.random.Generator(np.random.PCG64(int(seed)))
