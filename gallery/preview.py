@@ -11,6 +11,7 @@ budget so that a script cannot turn the web process into a render farm.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 
 import cv2
@@ -39,7 +40,7 @@ def check_rate(user_id: int) -> int | None:
 
 def cache_key(content_hash: str, style: str, params: dict) -> str:
     """The cache key of one preview: the artwork recipe key at preview size."""
-    key = recipe_key(content_hash, style, params, processing.ENGINE_VERSION)
+    key = recipe_key(content_hash, style, params, processing.style_version(style))
     return f"preview:{PREVIEW_LONG_SIDE}:{key}"
 
 
@@ -67,8 +68,20 @@ def _small_source(content_hash: str, load: Callable[[], bytes]) -> np.ndarray:
     return image
 
 
+def _work_long_side(size: tuple[int, int]) -> float:
+    """The long side a full render of a photo this size has (after the
+    ``STUDIO_WORK_PIXELS`` cap)."""
+    width, height = size
+    shrink = min(1.0, math.sqrt(settings.STUDIO_WORK_PIXELS / (width * height)))
+    return max(width, height) * shrink
+
+
 def render_preview(
-    content_hash: str, load: Callable[[], bytes], style: str, params: dict
+    content_hash: str,
+    load: Callable[[], bytes],
+    style: str,
+    params: dict,
+    full_size: tuple[int, int] | None = None,
 ) -> tuple[bytes, bool]:
     """Return ``(jpeg_bytes, from_cache)`` for one recipe.
 
@@ -76,14 +89,24 @@ def render_preview(
     those bytes; it is only called on a cache miss, so a cached preview of a
     stored photo never touches storage. ``params`` is the full dict that
     ``processing.validate_params`` returned (the form validated it).
+    ``full_size`` is the (width, height) of the photo the final artwork is
+    rendered from: pixel-unit parameters are scaled down with the preview.
     Raises ``processing.InvalidImage`` for an unreadable photo and
     ``ValueError`` for a bad style or parameter.
     """
     key = cache_key(content_hash, style, params)
+    if full_size:
+        key = f"{key}:{full_size[0]}x{full_size[1]}"
     cached = cache.get(key)
     if cached is not None:
         return cached, True
     image = _small_source(content_hash, load)
+    if full_size:
+        # Parameters in pixels (brush sizes, radii) scaled with the image, so
+        # the preview looks like the full-size result, only smaller.
+        scale = max(image.shape[:2]) / _work_long_side(full_size)
+        if scale < 1:
+            params = processing.scale_params(style, params, scale)
     rendered = processing.render(image, style, **params)
     jpeg = processing.encode(rendered, "jpeg", 85)
     cache.set(key, jpeg, timeout=settings.STUDIO_PREVIEW_CACHE_SECONDS)
@@ -147,7 +170,7 @@ def sample_scene(width: int = SAMPLE_SIZE[0], height: int = SAMPLE_SIZE[1]):
 
 
 def sample_name(style: str) -> str:
-    return f"style-samples/{processing.ENGINE_VERSION}/{style}.jpg"
+    return f"style-samples/{processing.style_version(style)}/{style}.jpg"
 
 
 def style_sample(style: str) -> bytes:

@@ -113,14 +113,14 @@ def _queue_artworks(photo: Photo, owner, recipes: list[Recipe]) -> list[Artwork]
             owner=owner,
             style=recipe.style,
             params=recipe.params,
-            engine_version=processing.ENGINE_VERSION,
+            engine_version=processing.style_version(recipe.style),
             queued_at=now,
             **dedup.initial_fields(
                 owner.pk,
                 photo.content_hash,
                 recipe.style,
                 recipe.params,
-                processing.ENGINE_VERSION,
+                processing.style_version(recipe.style),
             ),
         )
         for recipe in recipes
@@ -266,7 +266,7 @@ def artwork_rerender(artwork: Artwork) -> bool:
             error="",
             job_id="",
             attempts=0,
-            engine_version=processing.ENGINE_VERSION,
+            engine_version=processing.style_version(row.style),
             recipe_key="",
             queued_at=timezone.now(),
             started_at=None,

@@ -17,10 +17,14 @@ from processing.codec import (
 )
 from processing.styles import (
     ENGINE_VERSION,
+    GENERIC_PARAMS,
     STYLES,
     Param,
     Style,
+    canonical_params,
     render,
+    scale_params,
+    style_version,
     validate_params,
 )
 
@@ -39,21 +43,25 @@ def warm_up() -> None:
     image[8:16, 10:20] = (40, 160, 220)
     image[:, 20:] += np.uint8(60)
     for slug in STYLES:
-        render(image, slug)
+        render(image, slug, strength=0.5, keep_colors=True)
 
 
 __all__ = [
     "ENGINE_VERSION",
+    "GENERIC_PARAMS",
     "STYLES",
     "ImageInfo",
     "InvalidImage",
     "Param",
     "Style",
+    "canonical_params",
     "decode",
     "encode",
     "inspect",
     "make_thumbnail",
     "render",
+    "scale_params",
+    "style_version",
     "validate_params",
     "warm_up",
 ]

@@ -15,7 +15,7 @@ from typing import TextIO
 
 from processing import formats
 from processing.codec import InvalidImage, decode, encode
-from processing.styles import STYLES, render, validate_params
+from processing.styles import GENERIC_PARAMS, STYLES, Param, render, validate_params
 
 
 def _parse_param(text: str) -> tuple[str, str]:
@@ -25,16 +25,23 @@ def _parse_param(text: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
+def _param_help(param: Param) -> str:
+    if param.type == "bool":
+        return f"{param.name} on/off"
+    return f"{param.name} {param.min:g}..{param.max:g}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the batch CLI."""
     styles_help = "; ".join(
-        f"{s.slug}: " + ", ".join(f"{p.name} {p.min:g}..{p.max:g}" for p in s.params)
+        f"{s.slug}: " + ", ".join(_param_help(p) for p in s.style_params)
         for s in STYLES.values()
     )
+    generic_help = ", ".join(_param_help(p) for p in GENERIC_PARAMS)
     parser = argparse.ArgumentParser(
         prog="python -m processing",
         description="Convert photos into artworks offline.",
-        epilog=f"Parameters per style: {styles_help}.",
+        epilog=f"Parameters per style: {styles_help}. Every style: {generic_help}.",
     )
     parser.add_argument("inputs", nargs="+", metavar="IN", help="input image files")
     parser.add_argument(
@@ -46,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         type=_parse_param,
         metavar="NAME=VALUE",
-        help="style parameter (repeatable), e.g. --param sigma_s=80",
+        help="style parameter (repeatable), e.g. --param sigma_s=80 or "
+        "--param keep_colors=1",
     )
     parser.add_argument(
         "--format",

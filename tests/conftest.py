@@ -93,6 +93,17 @@ def fresh_rate_limits():
 
 
 @pytest.fixture
+def steady_rate_window():
+    """Rate limits count in fixed one-minute windows: a test that makes N
+    requests and expects the (N+1)th refused must not straddle a window's
+    end. Start it early in a fresh minute."""
+    import time
+
+    if time.time() % 60 > 45:
+        time.sleep(60.5 - time.time() % 60)
+
+
+@pytest.fixture
 def queue():
     """The real render queue on the real Redis, emptied before the test."""
     q = get_queue()

@@ -30,11 +30,22 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+import processing
 from gallery.models import Artwork
 
 
 def recipe_key(content_hash: str, style: str, params: dict, engine_version: str) -> str:
-    """sha256 over the source hash and the full recipe, parameters sorted."""
+    """sha256 over the source hash and the recipe, parameters sorted.
+
+    The parameters are hashed in their canonical form (generic ones at their
+    defaults left out), so recipes stored before ``strength`` and
+    ``keep_colors`` existed keep their keys, and their results stay reusable.
+    ``engine_version`` is the style's own version (``processing.style_version``).
+    """
+    try:
+        params = processing.canonical_params(style, params)
+    except ValueError:
+        pass  # a recipe of a style or parameter the engine no longer has
     payload = json.dumps(
         [content_hash, style, params, engine_version],
         sort_keys=True,

@@ -218,7 +218,11 @@ def api_preview(
     source_key = f"{request.user.pk}:{content_hash}"
     try:
         jpeg, cached = preview.render_preview(
-            source_key, load, form.cleaned_data["style"], form.cleaned_data["params"]
+            source_key,
+            load,
+            form.cleaned_data["style"],
+            form.cleaned_data["params"],
+            full_size=form.full_size(),
         )
     except processing.InvalidImage as exc:
         return json_error(str(exc), "image")

@@ -59,6 +59,20 @@ def style_panels(
             value = initial.get(p.name, p.default)
             if posted is not None:
                 value = posted.get(field, value)
+            if p.type == "bool":
+                checked = str(value).strip().lower() in ("1", "true", "on")
+                params.append(
+                    {
+                        **p.as_dict(),
+                        "label": _(p.label),
+                        "help": _(p.help) if p.help else "",
+                        "checked": checked,
+                        "value": checked,
+                        "field": field,
+                        "id": f"param-{style.slug}-{p.name}",
+                    }
+                )
+                continue
             params.append(
                 {
                     **p.as_dict(),

@@ -242,10 +242,25 @@ class PreviewForm(FirstErrorMixin, forms.Form):
         },
     )
     params = forms.CharField(required=False, max_length=PARAMS_MAX_LENGTH)
+    # The size of the photo the sent image was scaled down from (the editor
+    # scales it in the browser), so that brush sizes can be scaled with it.
+    source_width = forms.IntegerField(required=False, min_value=1, max_value=10**6)
+    source_height = forms.IntegerField(required=False, min_value=1, max_value=10**6)
 
     def __init__(self, owner, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.owner = owner
+
+    def full_size(self) -> tuple[int, int] | None:
+        """(width, height) of the full-size photo the preview stands for:
+        the stored photo's, the size the editor says it scaled the image
+        down from, or None (the sent image is the photo itself)."""
+        photo = self.cleaned_data.get("source")
+        if photo is not None:
+            return photo.width, photo.height
+        width = self.cleaned_data.get("source_width")
+        height = self.cleaned_data.get("source_height")
+        return (width, height) if width and height else None
 
     def clean_image(self):
         upload = self.cleaned_data.get("image")

@@ -30,6 +30,7 @@
 
   var files = [];
   var previewSource = null;  // Blob of the first photo, scaled down once.
+  var sourceSize = null;  // [width, height] of that photo before scaling.
   var sourceVersion = 0;
 
   function fmt(template, values) {
@@ -124,11 +125,13 @@
     var fallback = function () {
       if (version !== sourceVersion) { return; }
       previewSource = file;  // e.g. HEIC: the server decodes it.
+      sourceSize = null;  // the server reads it from the file itself
       refreshAllPreviews();
     };
     if (!window.createImageBitmap) { fallback(); return; }
     createImageBitmap(file).then(function (bitmap) {
       var scale = Math.min(1, 512 / Math.max(bitmap.width, bitmap.height));
+      var size = [bitmap.width, bitmap.height];
       var canvas = document.createElement("canvas");
       canvas.width = Math.max(1, Math.round(bitmap.width * scale));
       canvas.height = Math.max(1, Math.round(bitmap.height * scale));
@@ -138,6 +141,7 @@
         if (version !== sourceVersion) { return; }
         if (!blob) { fallback(); return; }
         previewSource = blob;
+        sourceSize = size;
         refreshAllPreviews();
       }, "image/jpeg", 0.92);
     }).catch(fallback);
@@ -179,6 +183,11 @@
     };
     panels[slug] = state;
     panel.querySelectorAll(".param-row").forEach(function (row) {
+      var toggle = row.querySelector('[data-role="toggle"]');
+      if (toggle) {
+        toggle.addEventListener("change", function () { schedulePreview(state); });
+        return;
+      }
       var range = row.querySelector('[data-role="range"]');
       var number = row.querySelector('[data-role="number"]');
       range.addEventListener("input", function () { number.value = range.value; schedulePreview(state); });
@@ -188,9 +197,7 @@
     });
     panel.querySelector('[data-role="reset"]').addEventListener("click", function () {
       panel.querySelectorAll(".param-row").forEach(function (row) {
-        var value = row.getAttribute("data-default");
-        row.querySelector('[data-role="range"]').value = value;
-        row.querySelector('[data-role="number"]').value = value;
+        setRow(row, row.getAttribute("data-default"));
       });
       schedulePreview(state);
     });
@@ -202,10 +209,26 @@
       function (box) { return box.value; });
   }
 
+  // A parameter row is a slider with a number box, or a check box (on/off).
+  function rowValue(row) {
+    var toggle = row.querySelector('[data-role="toggle"]');
+    if (toggle) { return toggle.checked; }
+    return Number(row.querySelector('[data-role="number"]').value);
+  }
+  function setRow(row, value) {
+    var toggle = row.querySelector('[data-role="toggle"]');
+    if (toggle) {
+      toggle.checked = value === true || value === 1 || value === "1" || value === "true";
+      return;
+    }
+    row.querySelector('[data-role="range"]').value = value;
+    row.querySelector('[data-role="number"]').value = value;
+  }
+
   function paramsOf(slug) {
     var values = {};
     panels[slug].el.querySelectorAll(".param-row").forEach(function (row) {
-      values[row.getAttribute("data-param")] = Number(row.querySelector('[data-role="number"]').value);
+      values[row.getAttribute("data-param")] = rowValue(row);
     });
     return values;
   }
@@ -226,7 +249,14 @@
     var seq = ++state.seq;
     var body = new FormData();
     if (remixPhoto && !previewSource) { body.append("photo", remixPhoto); }
-    else { body.append("image", previewSource, "preview.jpg"); }
+    else {
+      body.append("image", previewSource, "preview.jpg");
+      // Brush sizes are scaled from the photo's own size to the preview's.
+      if (sourceSize) {
+        body.append("source_width", sourceSize[0]);
+        body.append("source_height", sourceSize[1]);
+      }
+    }
     body.append("style", state.slug);
     body.append("params", JSON.stringify(paramsOf(state.slug)));
     state.status.textContent = T.previewLoading;
@@ -487,9 +517,7 @@
     panels[slug].el.querySelectorAll(".param-row").forEach(function (row) {
       var name = row.getAttribute("data-param");
       if (params[name] === undefined) { return; }
-      var value = typeof params[name] === "boolean" ? Number(params[name]) : params[name];
-      row.querySelector('[data-role="range"]').value = value;
-      row.querySelector('[data-role="number"]').value = value;
+      setRow(row, params[name]);
     });
   }
 

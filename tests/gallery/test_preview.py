@@ -163,7 +163,7 @@ def test_anonymous_and_get_are_refused(owner_client):
 
 
 def test_rate_limit_per_user_answers_429_with_retry_after(
-    settings, owner_client, other_client
+    steady_rate_window, settings, owner_client, other_client
 ):
     settings.STUDIO_PREVIEW_RATE = 2
     small = image_bytes("JPEG", 64, 48)

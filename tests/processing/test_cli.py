@@ -113,6 +113,67 @@ def test_module_entry_point(tmp_path):
     assert (tmp_path / "o" / "pic-watercolor.jpg").exists()
 
 
+def test_new_styles_and_bool_params(tmp_path):
+    good = write_photo(tmp_path / "p.png", size=(64, 48))
+    for style in ("impressionist", "pointillism", "ink_wash"):
+        code = main(
+            [
+                str(good),
+                "--style",
+                style,
+                "--param",
+                "keep_colors=1",
+                "--param",
+                "strength=0.7",
+                "--format",
+                "png",
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        assert code == 0
+        assert (tmp_path / "o" / f"p-{style}.png").exists()
+    with pytest.raises(SystemExit) as excinfo:
+        main([str(good), "--style", "cartoon", "--param", "keep_colors=maybe",
+              "--out", str(tmp_path)])  # fmt: skip
+    assert excinfo.value.code == 2
+
+
+def test_module_entry_point_impressionist(tmp_path):
+    good = write_photo(tmp_path / "pic.jpg", size=(80, 60))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "processing",
+            str(good),
+            "--style",
+            "impressionist",
+            "--param",
+            "keep_colors=1",
+            "--param",
+            "brush_size=8",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "o" / "pic-impressionist.jpg").exists()
+
+
+def test_help_lists_every_style_and_bool_params():
+    from processing.__main__ import build_parser
+
+    epilog = build_parser().epilog
+    for slug in ("impressionist", "pointillism", "ink_wash", "cartoon"):
+        assert f"{slug}:" in epilog
+    assert "keep_colors on/off" in epilog
+
+
 def test_import_processing_pulls_in_no_django():
     code = (
         "import sys, processing, processing.__main__\n"

@@ -1,5 +1,9 @@
 """A render's cost must not explode with its parameters.
 
+The stroke styles bound theirs by design: brush radii of at least 3 px,
+grid cells of at least 6 px, stroke grids that widen with the stroke length
+(processing.brushwork), dots of at least 4 px radius.
+
 Users can move every slider to the end; render jobs have a fixed timeout
 (``STUDIO_JOB_TIMEOUT``). The domain-transform filters (watercolour, cartoon,
 pencils) are box sums over a transformed domain and must cost O(pixels)
@@ -20,9 +24,14 @@ from processing import STYLES, render
 
 #: Max allowed ratio to the default-parameter CPU time (measured: <= 2x).
 FACTOR = 6.0
+#: The issue's bar, held by the styles added with it (measured: <= 1.8x).
+FACTOR_NEW = 2.0
+NEW_STYLES = ("cartoon", "impressionist", "pointillism", "ink_wash")
 #: Absolute slack for timer granularity and scheduler noise, seconds.
 SLACK = 0.03
 SIZE = (320, 960)  # modest, but rows longer than a 300-px box radius
+#: The new styles cost ~0.1 s here: big enough for a 2x bar next to SLACK.
+SIZE_NEW = (640, 1920)
 
 
 def _cpu(image: np.ndarray, slug: str, params: dict, repeat: int = 3) -> float:
@@ -36,12 +45,16 @@ def _cpu(image: np.ndarray, slug: str, params: dict, repeat: int = 3) -> float:
 
 
 def _settings(slug: str) -> list[tuple[str, dict]]:
+    """Every parameter at each end (the generic strength and keep_colors too)."""
     spec = STYLES[slug]
     cases = [
         (f"{p.name}={bound}", {p.name: getattr(p, bound)})
         for p in spec.params
         for bound in ("min", "max")
     ]
+    cases.append(
+        ("half strength, keep colours", {"strength": 0.5, "keep_colors": True})
+    )
     cases.append(("all-max", {p.name: p.max for p in spec.params}))
     cases.append(("all-min", {p.name: p.min for p in spec.params}))
     return cases
@@ -65,15 +78,23 @@ def cost_image(photo):
 
 
 @pytest.mark.parametrize("slug", list(STYLES))
-def test_parameter_extremes_cost_like_defaults(slug, cost_image):
-    """Every parameter at min and max (and all at max) stays near the default cost."""
-    base = _cpu(cost_image, slug, {})
+def test_parameter_extremes_cost_like_defaults(slug, photo):
+    """Every parameter at min and max (and all at max) stays near the default cost.
+
+    The issue asks for 2x; the styles it added are held to that, on an image
+    large enough for their default render to be well above the timer noise.
+    """
+    processing.warm_up()  # compile/load every kernel outside the timings
+    new = slug in NEW_STYLES
+    image = _with_sky(photo(*(SIZE_NEW if new else SIZE), seed=21))
+    factor = FACTOR_NEW if new else FACTOR
+    base = _cpu(image, slug, {}, repeat=5 if new else 3)
     slow = {}
     for label, params in _settings(slug):
-        limit = FACTOR * base + SLACK
-        spent = _cpu(cost_image, slug, params, repeat=1)
+        limit = factor * base + SLACK
+        spent = _cpu(image, slug, params, repeat=1)
         if spent > limit:  # re-measure before blaming the code
-            spent = _cpu(cost_image, slug, params)
+            spent = _cpu(image, slug, params)
         if spent > limit:
             slow[label] = round(spent / base, 1)
     assert not slow, f"{slug}: x default CPU time {base:.3f}s: {slow}"

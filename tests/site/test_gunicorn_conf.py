@@ -23,8 +23,9 @@ assert len(loaders) == 1, loaders
 assert returned < 1.0, returned
 loaders[0].join(300)
 from processing import kernels
-cold = [name for name in ("oil_rows", "nc_rows", "nc_cols", "cartoon_edges",
-        "cartoon_paint", "stylize_edges", "darken")
+cold = [name for name in ("oil_rows", "nc_rows", "nc_cols", "stylize_edges",
+        "cartoon_finish", "impressionist_strokes", "paint_strokes",
+        "pointillism_dots", "ink_finish")
         if not getattr(kernels, name).signatures]
 print("returned in %.3f s; not loaded: %s" % (returned, cold))
 sys.exit(1 if cold else 0)

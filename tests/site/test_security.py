@@ -295,7 +295,9 @@ def test_too_many_fields_is_400_not_500(owner_client):
 # ---------------------------------------------------------- rate limit --
 
 
-def test_upload_rate_limit_api_and_page(owner_client, settings, queue):
+def test_upload_rate_limit_api_and_page(
+    owner_client, settings, queue, steady_rate_window
+):
     settings.STUDIO_UPLOAD_RATE = 3
     settings.STUDIO_MAX_UNFINISHED_PER_USER = 100
     for _ in range(2):
@@ -322,7 +324,9 @@ def test_upload_rate_limit_api_and_page(owner_client, settings, queue):
     assert owner_client.get("/upload/").status_code == 200
 
 
-def test_rate_limit_is_per_user(owner_client, other_client, settings, queue):
+def test_rate_limit_is_per_user(
+    owner_client, other_client, settings, queue, steady_rate_window
+):
     settings.STUDIO_UPLOAD_RATE = 1
     settings.STUDIO_MAX_UNFINISHED_PER_USER = 100
     first = owner_client.post(

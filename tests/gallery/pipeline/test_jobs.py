@@ -56,7 +56,7 @@ def test_every_style_renders(owner, queue, run_worker):
         artwork.refresh_from_db()
         assert artwork.status == Artwork.Status.DONE, (artwork.style, artwork.error)
         assert artwork.params == processing.validate_params(artwork.style, {})
-        assert artwork.engine_version == processing.ENGINE_VERSION
+        assert artwork.engine_version == processing.style_version(artwork.style)
 
 
 def test_rolled_back_transaction_never_enqueues(owner, queue):

@@ -186,7 +186,9 @@ def test_admin_sees_the_deletion_in_the_log(
     assert b"ada" in page.content
 
 
-def test_password_attempts_to_delete_are_limited(owner_client, owner):
+def test_password_attempts_to_delete_are_limited(
+    owner_client, owner, steady_rate_window
+):
     for _ in range(5):
         assert (
             owner_client.post("/api/account/delete/", {"password": "x"}).status_code
@@ -225,7 +227,9 @@ def test_password_reset_by_email_without_revealing_accounts(client, owner):
     assert owner.check_password("reset-password-9876")
 
 
-def test_password_reset_is_rate_limited_for_any_address(client, settings):
+def test_password_reset_is_rate_limited_for_any_address(
+    client, settings, steady_rate_window
+):
     settings.STUDIO_PASSWORD_RESET_RATE = 2
     assert _reset(client, "a@example.com").status_code == 302
     assert _reset(client, "b@example.com").status_code == 302

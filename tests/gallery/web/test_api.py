@@ -28,6 +28,9 @@ def test_styles_endpoint_matches_registry(client):
         "oil",
         "watercolor",
         "cartoon",
+        "impressionist",
+        "pointillism",
+        "ink_wash",
     ]
     for entry in body["styles"]:
         assert set(entry) == {"slug", "label", "description", "params"}
@@ -35,7 +38,8 @@ def test_styles_endpoint_matches_registry(client):
         assert entry["label"] == style.label
         for param, spec in zip(entry["params"], style.params, strict=True):
             assert set(param) == {"name", "type", "default", "min", "max", "step"}
-            assert param["name"] == spec.name and param["type"] in ("int", "float")
+            assert param["name"] == spec.name
+            assert param["type"] in ("int", "float", "bool")
             assert param["min"] <= param["default"] <= param["max"]
 
 
@@ -106,10 +110,16 @@ def test_api_flow_as_automation_uses_it(queue, run_worker):
         assert (
             body["status"] == "done" and body["progress"] == 100 and body["error"] == ""
         )
-        assert body["engine_version"] == processing.ENGINE_VERSION
+        assert body["engine_version"] == processing.style_version(body["style"])
         assert body["public"] is False
         if body["style"] == "oil":
-            assert body["params"] == {"size": 5, "dyn_ratio": 2}
+            # The full recipe: the generic strength and keep_colors included.
+            assert body["params"] == {
+                "size": 5,
+                "dyn_ratio": 2,
+                "strength": 1.0,
+                "keep_colors": False,
+            }
         download = client.get(body["result_url"] + "?download=1")
         assert download.status_code == 200
         assert b"".join(download.streaming_content)[:2] == b"\xff\xd8"

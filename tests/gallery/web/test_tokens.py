@@ -124,7 +124,9 @@ def test_token_of_another_user_and_inactive_user(
     assert api.get("/api/styles/").status_code == 401
 
 
-def test_tokens_count_against_their_users_rate_limit(owner_client, settings):
+def test_tokens_count_against_their_users_rate_limit(
+    owner_client, settings, steady_rate_window
+):
     settings.STUDIO_UPLOAD_RATE = 2
     api = _bearer(_make_token(owner_client)["token"])
     bad = {"image": upload_file(b"not an image"), "style": "pencil"}
