@@ -189,6 +189,13 @@ STUDIO_JOB_MAX_ATTEMPTS = env_int("STUDIO_JOB_MAX_ATTEMPTS", 4, minimum=1)
 # during a job); its started job is recovered by the sweeper.
 STUDIO_WORKER_DEAD_AFTER = env_int("STUDIO_WORKER_DEAD_AFTER", 120, minimum=5)
 STUDIO_SWEEP_INTERVAL = env_int("STUDIO_SWEEP_INTERVAL", 60, minimum=1)
+# The worker's job process is kept between jobs (gallery/pipeline/workers.py):
+# it is replaced after this many jobs, or when its resident size after a job
+# is above the recycle size, and killed (the job retried, as if the kernel's
+# OOM killer had struck) when it grows past the limit during a job.
+STUDIO_WORKER_RECYCLE_JOBS = env_int("STUDIO_WORKER_RECYCLE_JOBS", 100, minimum=1)
+STUDIO_WORKER_RECYCLE_MB = env_int("STUDIO_WORKER_RECYCLE_MB", 400, minimum=1)
+STUDIO_JOB_MEMORY_LIMIT_MB = env_int("STUDIO_JOB_MEMORY_LIMIT_MB", 1024, minimum=1)
 # Backpressure: unfinished artworks per user, and queued artworks in all.
 STUDIO_MAX_UNFINISHED_PER_USER = env_int(
     "STUDIO_MAX_UNFINISHED_PER_USER", 20, minimum=1
