@@ -207,6 +207,8 @@ STUDIO_READY_MIN_FREE_MB = env_int("STUDIO_READY_MIN_FREE_MB", 500, minimum=0)
 # Live preview: renders per user per minute, and how long a preview is cached.
 STUDIO_PREVIEW_RATE = env_int("STUDIO_PREVIEW_RATE", 120, minimum=1)
 STUDIO_PREVIEW_CACHE_SECONDS = env_int("STUDIO_PREVIEW_CACHE_SECONDS", 3600, minimum=1)
+# Preview decodes at once per web process; more get 503 + Retry-After.
+STUDIO_PREVIEW_DECODES = env_int("STUDIO_PREVIEW_DECODES", 2, minimum=1)
 # Upload POSTs (page and API) per user per minute, counted in Redis.
 STUDIO_UPLOAD_RATE = env_int("STUDIO_UPLOAD_RATE", 30, minimum=1)
 

@@ -37,7 +37,7 @@ from rq.timeouts import JobTimeoutException
 
 import processing
 from gallery.models import Artwork
-from gallery.pipeline import dedup
+from gallery.pipeline import dedup, proxy
 
 logger = logging.getLogger(__name__)
 
@@ -283,13 +283,18 @@ def render_artwork(artwork_id: int) -> str:
         _report("done", 100)
         return "reused"
     lock = _recipe_lock(key)
+    waited = acquired = False
     try:
-        acquired = lock.acquire() if lock is not None else False
+        if lock is not None:
+            acquired = lock.acquire(blocking=False)
+            if not acquired:
+                waited = True
+                acquired = lock.acquire()
     except (LockError, RedisError):
         acquired = False
     try:
         # Another worker may have finished the same recipe while we waited.
-        if acquired and dedup.reuse_result(artwork_id, key):
+        if waited and acquired and dedup.reuse_result(artwork_id, key):
             _report("done", 100)
             return "reused"
         return _render(artwork, job_id)
@@ -313,6 +318,9 @@ def _render(artwork: Artwork, job_id: str | None) -> str:
             work_pixels=settings.STUDIO_WORK_PIXELS,
         )
         del data
+        # The preview's source, from the pixels already in memory (once per
+        # photo); stored after the result so it never delays "done".
+        small = None if artwork.photo.preview_proxy else proxy.proxy_pixels(image)
         _report("rendering", 20)
         rendered = processing.render(image, artwork.style, **artwork.params)
         del image
@@ -342,7 +350,10 @@ def _render(artwork: Artwork, job_id: str | None) -> str:
         raise
     _report("saving", 96)
     store_result(artwork, result, thumbnail)
+    del result, thumbnail
     _report("done", 100)
+    if small is not None:
+        proxy.store_proxy(artwork.photo, small)
     return "done"
 
 
@@ -378,5 +389,9 @@ def store_result(artwork: Artwork, result: bytes, thumbnail: bytes) -> bool:
         default_storage.delete(result_name)
         default_storage.delete(thumb_name)
         return False
-    artwork.refresh_from_db()
+    # The row is ours and just written: no reload.
+    artwork.status = Artwork.Status.DONE
+    artwork.result.name, artwork.thumbnail.name = result_name, thumb_name
+    artwork.result_bytes, artwork.thumbnail_bytes = len(result), len(thumbnail)
+    artwork.error = ""
     return True
