@@ -6,15 +6,24 @@ throw-away var folder, signs up N users, and lets N concurrent clients upload
 200 distinct 2 MP photos with random styles through ``POST /api/artworks/``,
 each polling its artworks until done. Clients honour ``Retry-After`` on
 429/503. Prints accepted, done, failed, lost (must be 0), throughput, p50/p95
-upload response time and upload-to-done time, and the worker processes' RSS
-at start and end (must not grow more than 20 %).
+upload response time and upload-to-done time, the workers' RSS (worker and
+its kept job process) at start and end (must not grow more than 20 %), the
+Redis commands per photo (``INFO commandstats``, the whole stack) and, on
+PostgreSQL, the database transactions per photo (``pg_stat_database``).
+
+Then, with the stack stopped, the same photos and styles go through the
+engine alone (``engine_only.py``: decode, render, encode, thumbnail) in as
+many warm processes as there were workers, and the table ends with the
+pipeline's efficiency: its photos per minute over the engine's (target 0.7).
 
     .venv/bin/python benchmarks/bench_load.py [--photos 200] [--clients 10]
+        [--database-url postgres://postgres@127.0.0.1:5432/wt_perf]
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import io
 import json
 import os
@@ -32,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 from bench_e2e import Session, photo_jpeg
+from engine_only import engine_throughput
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
@@ -89,6 +99,74 @@ def worker_pids(launcher: int) -> list[int]:
     return [p for p in children(launcher) if "rqworker" in cmdline(p)]
 
 
+def pss_mb(pid: int) -> float:
+    """Proportional set size: shared pages (a forked child's) counted once."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def worker_rss(launcher: int) -> dict[int, float]:
+    """PSS of each worker plus its job process (the kept one, or a horse)."""
+    return {
+        pid: pss_mb(pid) + sum(pss_mb(child) for child in children(pid))
+        for pid in worker_pids(launcher)
+    }
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process, its reaped children and its living ones."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        kids = children(pid)
+    except OSError:
+        return 0.0
+    own = sum(int(v) for v in fields[11:15]) / _TICKS  # utime stime cutime cstime
+    return own + sum(cpu_seconds(child) for child in kids)
+
+
+def cpu_by_kind(launcher: int) -> dict[str, float]:
+    kinds = {"gunicorn": "web", "rqworker": "workers", "recover_jobs": "sweeper"}
+    totals: dict[str, float] = collections.Counter()
+    for pid in children(launcher):
+        line = cmdline(pid)
+        kind = next((k for key, k in kinds.items() if key in line), "redis")
+        totals[kind] += cpu_seconds(pid)
+    return totals
+
+
+def redis_calls(socket_path: Path) -> int:
+    import redis
+
+    stats = redis.Redis(unix_socket_path=str(socket_path)).info("commandstats")
+    return sum(
+        value["calls"]
+        for name, value in stats.items()
+        if name.startswith("cmdstat_") and name not in ("cmdstat_info",)
+    )
+
+
+def pg_transactions(url: str) -> int | None:
+    if not url.startswith(("postgres://", "postgresql://")):
+        return None
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database"
+            " WHERE datname = current_database()"
+        ).fetchone()
+    return int(row[0])
+
+
 def wait_http(url: str, timeout: float) -> None:
     import urllib.request
 
@@ -118,6 +196,11 @@ def main() -> int:
     parser.add_argument(
         "--timeout", type=float, default=900, help="seconds to wait for all"
     )
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="run on this database (default: a throw-away SQLite file)",
+    )
     args = parser.parse_args()
 
     var = Path(tempfile.mkdtemp(prefix="studio-bench-load-"))
@@ -139,6 +222,8 @@ def main() -> int:
         ),
     }
     env.pop("DEBUG", None)
+    if args.database_url:
+        env["DATABASE_URL"] = args.database_url
     subprocess.run(
         [PY, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO, env=env, check=True
     )
@@ -164,22 +249,53 @@ def main() -> int:
                 raise SystemExit("workers did not start")
             time.sleep(0.3)
         time.sleep(2)  # let the workers finish importing
-        workers = worker_pids(stack.pid)
-        rss_start = {pid: rss_mb(pid) for pid in workers}
-        return run_load(args, base, stack.pid, rss_start)
+        rss_start = worker_rss(stack.pid)
+        cpu_start = cpu_by_kind(stack.pid)
+        socket_path = var / "redis" / "redis.sock"
+        counters = (redis_calls(socket_path), pg_transactions(args.database_url))
+        rows, ok, work, photos_per_min = run_load(args, base, stack.pid, rss_start)
+        done = int(dict(rows)["done"])
+        cpu_end = cpu_by_kind(stack.pid)
+        spent = {k: cpu_end[k] - cpu_start.get(k, 0.0) for k in cpu_end}
+        rows.append(
+            (
+                "CPU s per photo: " + " / ".join(spent),
+                " / ".join(f"{v / max(1, done):.3f}" for v in spent.values()),
+            )
+        )
+        redis_per = (redis_calls(socket_path) - counters[0]) / max(1, done)
+        rows.append(("Redis commands per photo (whole stack)", f"{redis_per:.0f}"))
+        if counters[1] is not None:
+            pg_per = (pg_transactions(args.database_url) - counters[1]) / max(1, done)
+            rows.append(("database transactions per photo", f"{pg_per:.0f}"))
     finally:
         stack.send_signal(signal.SIGINT)
         try:
             stack.wait(60)
         except subprocess.TimeoutExpired:
             stack.kill()
+    print(
+        f"\nengine only: the same {len(work)} photos and styles, {args.workers} warm processes…",
+        flush=True,
+    )
+    engine_per_min = engine_throughput(work, args.workers)
+    rows.append(("engine-only throughput (photos/min)", f"{engine_per_min:.1f}"))
+    rows.append(
+        ("efficiency (pipeline / engine)", f"{photos_per_min / engine_per_min:.2f}")
+    )
+    rows.append(("load average (1 min) at the end", f"{os.getloadavg()[0]:.2f}"))
+    width = max(len(name) for name, _ in rows)
+    print()
+    for name, value in rows:
+        print(f"| {name:<{width}} | {value} |")
+    return 0 if ok else 1
 
 
 def env_default(name: str, value: str) -> str:
     return os.environ.get(name, value)
 
 
-def run_load(args, base: str, launcher: int, rss_start: dict[int, float]) -> int:
+def run_load(args, base: str, launcher: int, rss_start: dict[int, float]):
     print(f"generating {args.photos} distinct {args.megapixels} MP photos…", flush=True)
     photos = distinct_photos(args.photos, args.megapixels)
     sessions = []
@@ -262,16 +378,30 @@ def run_load(args, base: str, launcher: int, rss_start: dict[int, float]) -> int
                             to_done.append(time.monotonic() - t0)
             time.sleep(1)
 
+    warm: dict[int, float] = {}
+
+    def sample_warm() -> None:
+        # Workers (and their job processes) once a quarter of the photos are
+        # done: the steady state that must stay flat until the end.
+        while not warm and time.monotonic() < deadline:
+            if results["done"] >= args.photos // 4:
+                warm.update(worker_rss(launcher))
+            time.sleep(0.5)
+
     threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
+    threads.append(threading.Thread(target=sample_warm, daemon=True))
     for thread in threads:
         thread.start()
-    for thread in threads:
+    for thread in threads[:-1]:
         thread.join()
     wall = time.monotonic() - started
-    rss_end = {pid: rss_mb(pid) for pid in rss_start if Path(f"/proc/{pid}").exists()}
+    rss_end = worker_rss(launcher)
     lost = results["accepted"] - results["done"] - results["failed"]
-    start_total, end_total = sum(rss_start.values()), sum(rss_end.values())
+    warm = warm or rss_start
+    start_total, end_total = sum(warm.values()), sum(rss_end.values())
     growth = (end_total - start_total) / start_total * 100 if start_total else 0
+    photos_per_min = results["done"] / wall * 60
+    cores = os.cpu_count() or 1
     rows = [
         ("photos uploaded", f"{args.photos} x {args.megapixels} MP, {args.clients} clients, {len(rss_start)} workers"),
         ("accepted", results["accepted"]),
@@ -280,25 +410,24 @@ def run_load(args, base: str, launcher: int, rss_start: dict[int, float]) -> int
         ("lost", lost),
         ("refused (429/503, retried)", results["refused"]),
         ("upload errors", results["errors"]),
-        ("throughput (photos/min)", f"{results['done'] / wall * 60:.1f}"),
+        ("throughput (photos/min)", f"{photos_per_min:.1f}"),
+        ("photos/min per worker core", f"{photos_per_min / min(cores, len(rss_start)):.1f}"),
         ("upload response p50 / p95 (ms)", f"{pct(upload_ms, 50):.0f} / {pct(upload_ms, 95):.0f}"),
         ("upload-to-done p50 / p95 (s)", f"{pct(to_done, 50):.1f} / {pct(to_done, 95):.1f}"),
-        ("worker RSS start (MB)", " + ".join(f"{v:.0f}" for v in rss_start.values())),
-        ("worker RSS end (MB)", " + ".join(f"{v:.0f}" for v in rss_end.values())),
-        ("worker RSS growth", f"{growth:+.1f} %"),
+        ("worker + job process PSS idle (MB)", " + ".join(f"{v:.0f}" for v in rss_start.values())),
+        ("worker + job process PSS at 1/4 done (MB)", " + ".join(f"{v:.0f}" for v in warm.values())),
+        ("worker + job process PSS end (MB)", " + ".join(f"{v:.0f}" for v in rss_end.values())),
+        ("worker PSS growth (1/4 done -> end)", f"{growth:+.1f} %"),
         ("wall time (s)", f"{wall:.0f}"),
+        ("database", "PostgreSQL" if args.database_url.startswith("postgres") else "SQLite (WAL)"),
         ("GLIBC_TUNABLES (workers)", os.environ.get("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1 (launcher default)") or "(off)"),
     ]  # fmt: skip
-    width = max(len(name) for name, _ in rows)
-    print()
-    for name, value in rows:
-        print(f"| {name:<{width}} | {value} |")
     if to_done:
         print(f"\nmean upload-to-done {statistics.mean(to_done):.1f} s")
     for error in sorted(set(errors)):
         print(f"failed x{errors.count(error)}: {error}")
     ok = lost == 0 and growth <= 20
-    return 0 if ok else 1
+    return rows, ok, work, photos_per_min
 
 
 if __name__ == "__main__":
