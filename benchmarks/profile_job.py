@@ -38,7 +38,8 @@ STAGES = [
     ("  recipe lock", "pipeline/jobs.py", "_recipe_lock"),
     ("  read original (storage)", "django/core/files/base.py", "read"),
     ("  decode", "processing/codec.py", "decode"),
-    ("  preview proxy", "pipeline/jobs.py", "_store_proxy"),
+    ("  preview proxy (resize)", "pipeline/proxy.py", "proxy_pixels"),
+    ("  preview proxy (encode + store)", "pipeline/proxy.py", "store_proxy"),
     ("  render", "processing/styles.py", "render"),
     ("  encode result + thumbnail", "processing/codec.py", "encode"),
     ("  thumbnail resize", "processing/codec.py", "make_thumbnail"),
@@ -155,6 +156,47 @@ def main() -> int:
             if func == name and filename.endswith(suffix)
         )
         print(f"{label:<44}{seconds / per_job * 1000:>8.1f}")
+
+    def calls(suffix: str, name: str) -> float:
+        return (
+            sum(
+                nc
+                for (filename, _line, func), (_cc, nc, *_rest) in stats.stats.items()
+                if func == name and filename.endswith(suffix)
+            )
+            / per_job
+        )
+
+    sql = calls("django/db/backends/utils.py", "_execute")
+    redis_calls = (
+        calls("redis/client.py", "_execute_command")
+        + calls("redis/client.py", "_execute_transaction")
+        + calls("redis/client.py", "_execute_pipeline")
+    )
+    print(
+        f"\nper job in the job process: {sql:.1f} SQL statements, "
+        f"{redis_calls:.1f} Redis round trips"
+    )
+    print("\nengine only (decode, render, encode, thumbnail; warm, this process):")
+    from engine_only import engine_job
+
+    import processing
+
+    processing.warm_up()
+    items = []
+    for artwork in Artwork.objects.filter(pk__in=ids).select_related("photo"):
+        with artwork.photo.original.open("rb") as handle:
+            items.append((handle.read(), artwork.style))
+    for data, style in items[:5]:
+        engine_job(data, style)  # warm caches
+    started = time.perf_counter()
+    for data, style in items:
+        engine_job(data, style)
+    engine = (time.perf_counter() - started) / len(items)
+    print(
+        f"  {engine * 1000:.0f} ms per photo; pipeline / engine = "
+        f"{statistics.mean(walls) / engine:.2f} (dequeue -> done, mean)"
+    )
     print(f"\nprofiles: {prof_dir} (pstats files, one per job)")
     return 0 if done == len(ids) else 1
 

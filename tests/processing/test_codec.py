@@ -522,3 +522,26 @@ def test_decode_has_no_wide_full_size_temporaries(mode, fill):
     # The output (3 bytes a pixel) plus strips of a few MB; an int64 or
     # float64 copy of the image alone would be 32 MB.
     assert peak < out.nbytes + 12 * 1024 * 1024, peak / 2**20
+
+
+def test_inspect_of_a_jpeg_decodes_no_pixels(monkeypatch):
+    from PIL import ImageFile
+
+    data = to_bytes(rgb_image(4000, 3000), "JPEG", quality=90)
+
+    def no_decode(self):
+        raise AssertionError("inspect decoded pixels")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decode)
+    assert inspect(data) == ImageInfo("JPEG", 4000, 3000)
+    for cut in (len(data) // 2, len(data) - 2):
+        with pytest.raises(InvalidImage, match="truncated or damaged"):
+            inspect(data[:cut])
+
+
+def test_inspect_accepts_progressive_and_trailing_data_jpegs():
+    progressive = to_bytes(rgb_image(300, 200), "JPEG", progressive=True)
+    assert inspect(progressive).format == "JPEG"
+    assert inspect(progressive + b"PK\x03\x04 trailing archive").format == "JPEG"
+    with pytest.raises(InvalidImage, match="truncated or damaged"):
+        inspect(progressive[: len(progressive) * 2 // 3])
