@@ -4,7 +4,8 @@ Starts the stack on loopback exactly as `make run` does (embedded Redis,
 gunicorn, the sweeper loop and STUDIO_WORKERS=2 fork-per-job rq workers) in a
 throw-away var folder, signs up N users, and lets N concurrent clients upload
 200 distinct 2 MP photos with random styles through ``POST /api/artworks/``,
-each polling its artworks until done. Clients honour ``Retry-After`` on
+each polling its artworks until done as the upload page does (every
+1 s + 50 ms per artwork in flight). Clients honour ``Retry-After`` on
 429/503. Prints accepted, done, failed, lost (must be 0), throughput, p50/p95
 upload response time and upload-to-done time, the workers' RSS (worker and
 its kept job process) at start and end (must not grow more than 20 %), the
@@ -376,7 +377,9 @@ def run_load(args, base: str, launcher: int, rss_start: dict[int, float]):
                             errors.append(answer["error"])
                         if state == "done":
                             to_done.append(time.monotonic() - t0)
-            time.sleep(1)
+            # As the upload page does (static/js/editor.js): each artwork is
+            # polled every 1 s + 50 ms per artwork in flight.
+            time.sleep(1 + 0.05 * len(pending))
 
     warm: dict[int, float] = {}
 

@@ -35,7 +35,7 @@ STAGES = [
     ("job function (render_artwork)", "pipeline/jobs.py", "render_artwork"),
     ("  claim + fetch rows", "pipeline/jobs.py", "claim"),
     ("  dedup lookup", "pipeline/dedup.py", "reuse_result"),
-    ("  recipe lock", "pipeline/jobs.py", "_recipe_lock"),
+    ("  recipe lock", "pipeline/dedup.py", "recipe_lock"),
     ("  read original (storage)", "django/core/files/base.py", "read"),
     ("  decode", "processing/codec.py", "decode"),
     ("  preview proxy (resize)", "pipeline/proxy.py", "proxy_pixels"),

@@ -28,7 +28,6 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import LockError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Callback, Retry, get_current_job
 from rq.exceptions import AbandonedJobError
@@ -243,21 +242,6 @@ def _report(stage: str, percent: int) -> None:
     job.save_meta()
 
 
-def _recipe_lock(key: str):
-    """A short Redis lock per recipe so two workers never render the same one.
-
-    Falls back to no lock outside a job (tests calling the function directly).
-    """
-    job = get_current_job()
-    if job is None or not key:
-        return None
-    return job.connection.lock(
-        f"studio:recipe-lock:{key}",
-        timeout=settings.STUDIO_JOB_TIMEOUT + 30,
-        blocking_timeout=settings.STUDIO_JOB_TIMEOUT,
-    )
-
-
 def render_artwork(artwork_id: int) -> str:
     """Render one artwork: decode the original, apply the style, store results.
 
@@ -282,28 +266,12 @@ def render_artwork(artwork_id: int) -> str:
     if dedup.reuse_result(artwork_id, key):
         _report("done", 100)
         return "reused"
-    lock = _recipe_lock(key)
-    waited = acquired = False
-    try:
-        if lock is not None:
-            acquired = lock.acquire(blocking=False)
-            if not acquired:
-                waited = True
-                acquired = lock.acquire()
-    except (LockError, RedisError):
-        acquired = False
-    try:
+    with dedup.recipe_lock(key) as waited:
         # Another worker may have finished the same recipe while we waited.
-        if waited and acquired and dedup.reuse_result(artwork_id, key):
+        if waited and dedup.reuse_result(artwork_id, key):
             _report("done", 100)
             return "reused"
         return _render(artwork, job_id)
-    finally:
-        if acquired:
-            try:
-                lock.release()
-            except (LockError, RedisError):
-                pass  # expired: another job may already hold it
 
 
 def _render(artwork: Artwork, job_id: str | None) -> str:
