@@ -120,27 +120,16 @@ class Session:
 
 def start_stack() -> tuple[subprocess.Popen, str]:
     """The stack as `make run` starts it, in a throw-away var folder."""
-    from bench_load import PY, REPO, free_port, wait_http
+    from bench_load import free_port, launch_stack
 
     var = Path(tempfile.mkdtemp(prefix="studio-bench-e2e-"))
-    port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DEBUG"}},
         "STUDIO_VAR_DIR": str(var),
-        "PORT": str(port),
+        "PORT": str(free_port()),
         "GUNICORN_LOG_LEVEL": "warning",
     }
-    for step in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
-        subprocess.run([PY, "manage.py", *step, "-v0"], cwd=REPO, env=env, check=True)
-    stack = subprocess.Popen(
-        [PY, "-m", "artstudio_site.launcher", "run"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    wait_http(base + "/healthz", 60)
+    stack, base = launch_stack(env)
     time.sleep(3)  # the worker warms its kernels before it takes jobs
     return stack, base
 

@@ -181,6 +181,27 @@ def wait_http(url: str, timeout: float) -> None:
     raise SystemExit(f"{url} did not answer within {timeout} s")
 
 
+def launch_stack(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """Migrate, collect static files, then start the stack as `make run` does
+    (the launcher's `run`) on ``env["PORT"]``; return it once it answers."""
+    for step in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
+        subprocess.run([PY, "manage.py", *step, "-v0"], cwd=REPO, env=env, check=True)
+    stack = subprocess.Popen(
+        [PY, "-m", "artstudio_site.launcher", "run"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{env['PORT']}"
+    try:
+        wait_http(base + "/healthz", 60)
+    except BaseException:
+        stack.kill()
+        raise
+    return stack, base
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -225,25 +246,8 @@ def main() -> int:
     env.pop("DEBUG", None)
     if args.database_url:
         env["DATABASE_URL"] = args.database_url
-    subprocess.run(
-        [PY, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO, env=env, check=True
-    )
-    subprocess.run(
-        [PY, "manage.py", "collectstatic", "--noinput", "-v0"],
-        cwd=REPO,
-        env=env,
-        check=True,
-    )
-    stack = subprocess.Popen(
-        [PY, "-m", "artstudio_site.launcher", "run"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    stack, base = launch_stack(env)
     try:
-        wait_http(base + "/healthz", 60)
         deadline = time.monotonic() + 30
         while len(worker_pids(stack.pid)) < args.workers:
             if time.monotonic() > deadline:
