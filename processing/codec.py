@@ -152,6 +152,10 @@ class _Opened:
 
     def _close(self) -> None:
         if self.image is not None:
+            # Closing an image closes its file: never the caller's stream.
+            for attr in ("fp", "_fp"):
+                if getattr(self.image, attr, None) is self.stream:
+                    setattr(self.image, attr, None)
             try:
                 self.image.close()
             except Exception:  # noqa: BLE001 - closing must never mask the real error

@@ -545,3 +545,12 @@ def test_inspect_accepts_progressive_and_trailing_data_jpegs():
     assert inspect(progressive + b"PK\x03\x04 trailing archive").format == "JPEG"
     with pytest.raises(InvalidImage, match="truncated or damaged"):
         inspect(progressive[: len(progressive) * 2 // 3])
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF"])
+def test_inspect_and_decode_leave_the_callers_stream_open(fmt):
+    stream = io.BytesIO(to_bytes(rgb_image(), fmt))
+    inspect(stream)
+    assert not stream.closed and stream.tell() == 0
+    decode(stream)
+    assert not stream.closed and stream.tell() == 0
