@@ -182,7 +182,11 @@ def settle_failed_job(job: Job, exc: BaseException | None, *, killed: bool) -> s
     artwork_id = _artwork_id(job)
     if artwork_id is None:
         return "ignored"
-    artwork = Artwork.objects.filter(pk=artwork_id).only("status", "job_id").first()
+    artwork = (
+        Artwork.objects.filter(pk=artwork_id)
+        .only("status", "job_id", "attempts")
+        .first()
+    )
     if (
         artwork is None
         or artwork.is_finished
@@ -191,8 +195,7 @@ def settle_failed_job(job: Job, exc: BaseException | None, *, killed: bool) -> s
         job.retries_left = 0
         return "ignored"
     transient = killed or is_transient(exc)
-    attempts = Artwork.objects.filter(pk=artwork_id).values_list("attempts", flat=True)
-    within_budget = (attempts.first() or 0) < settings.STUDIO_JOB_MAX_ATTEMPTS
+    within_budget = artwork.attempts < settings.STUDIO_JOB_MAX_ATTEMPTS
     if transient and job.should_retry and within_budget:
         requeue_for_job(artwork_id, job.id)
         return "retry"
