@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import processing  # noqa: E402
 
+STYLE_SLUGS = list(processing.STYLES)  # in the registry's (and the API's) order
 RESULT_QUALITY = 92  # STUDIO_RESULT_QUALITY's default
 THUMBNAIL_SIZE = 480  # STUDIO_THUMBNAIL_SIZE's default
 
