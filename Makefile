@@ -58,6 +58,7 @@ test-soak: $(VENV)/.dev static nginx
 
 bench: $(VENV)/.dev
 	$(PY) benchmarks/bench_engine.py
+	$(PY) -m artstudio_site.launcher with-redis -- $(PY) benchmarks/bench_job_memory.py
 	$(MAKE) bench-preview
 
 # Live-preview latency per style on a 2 MP photo (target p95 < 300 ms).
@@ -65,7 +66,8 @@ bench-preview: $(VENV)/.dev
 	$(PY) -m artstudio_site.launcher with-redis -- $(PY) benchmarks/bench_preview.py
 
 # The whole pipeline under load: the stack on loopback (gunicorn, 2 workers),
-# 10 clients, 200 photos of 2 MP. Prints lost jobs, throughput, latencies, RSS.
+# 10 clients, 200 photos of 2 MP. Prints lost jobs, throughput, latencies, RSS,
+# then the engine alone on the same photos and the pipeline's efficiency.
 bench-load: $(VENV)/.dev
 	$(PY) benchmarks/bench_load.py
 

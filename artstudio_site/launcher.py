@@ -225,7 +225,9 @@ def stop(processes: list[subprocess.Popen], timeout: float = STOP_TIMEOUT) -> No
 
 
 def worker_command(python: str, env: dict[str, str]) -> list[str]:
-    """One fork-per-job rq worker with the studio's work-horse-killed handler.
+    """One rq worker of the studio's class: a job process kept between jobs
+    (recycled after STUDIO_WORKER_RECYCLE_JOBS jobs or STUDIO_WORKER_RECYCLE_MB)
+    with the work-horse-killed handler.
 
     It exits (code 0) after STUDIO_WORKER_MAX_JOBS jobs so that memory the
     worker process itself accumulates is returned; the launcher (like compose's

@@ -243,6 +243,13 @@ STUDIO_JOB_MAX_ATTEMPTS = env_int("STUDIO_JOB_MAX_ATTEMPTS", 4, minimum=1)
 # during a job); its started job is recovered by the sweeper.
 STUDIO_WORKER_DEAD_AFTER = env_int("STUDIO_WORKER_DEAD_AFTER", 120, minimum=5)
 STUDIO_SWEEP_INTERVAL = env_int("STUDIO_SWEEP_INTERVAL", 60, minimum=1)
+# The worker's job process is kept between jobs (gallery/pipeline/workers.py):
+# it is replaced after this many jobs, or when its resident size after a job
+# is above the recycle size, and killed (the job retried, as if the kernel's
+# OOM killer had struck) when it grows past the limit during a job.
+STUDIO_WORKER_RECYCLE_JOBS = env_int("STUDIO_WORKER_RECYCLE_JOBS", 100, minimum=1)
+STUDIO_WORKER_RECYCLE_MB = env_int("STUDIO_WORKER_RECYCLE_MB", 400, minimum=1)
+STUDIO_JOB_MEMORY_LIMIT_MB = env_int("STUDIO_JOB_MEMORY_LIMIT_MB", 1024, minimum=1)
 # Backpressure: unfinished artworks per user, and queued artworks in all.
 STUDIO_MAX_UNFINISHED_PER_USER = env_int(
     "STUDIO_MAX_UNFINISHED_PER_USER", 20, minimum=1
@@ -254,6 +261,8 @@ STUDIO_READY_MIN_FREE_MB = env_int("STUDIO_READY_MIN_FREE_MB", 500, minimum=0)
 # Live preview: renders per user per minute, and how long a preview is cached.
 STUDIO_PREVIEW_RATE = env_int("STUDIO_PREVIEW_RATE", 120, minimum=1)
 STUDIO_PREVIEW_CACHE_SECONDS = env_int("STUDIO_PREVIEW_CACHE_SECONDS", 3600, minimum=1)
+# Preview decodes at once per web process; more get 503 + Retry-After.
+STUDIO_PREVIEW_DECODES = env_int("STUDIO_PREVIEW_DECODES", 2, minimum=1)
 # Upload POSTs (page and API) per user per minute, counted in Redis.
 STUDIO_UPLOAD_RATE = env_int("STUDIO_UPLOAD_RATE", 30, minimum=1)
 # Accounts created per client address per hour.

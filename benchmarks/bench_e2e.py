@@ -1,27 +1,41 @@
-"""Upload-to-done time of one photo per style against a running studio.
+"""Upload-to-done time of one photo per style, next to the engine's own time.
 
-Usage: start the studio (`make run`), then
+Usage: against a running studio (`make run`):
     .venv/bin/python benchmarks/bench_e2e.py [--url http://127.0.0.1:8000] [--megapixels 2]
+or on a stack of its own, started as `make run` does (throw-away var dir):
+    .venv/bin/python benchmarks/bench_e2e.py --start
 
 Signs up a throw-away user through the real pages, uploads the same
 photo-like JPEG once per style through ``POST /api/artworks/`` (one style per
 request, one after the other so the worker is idle each time), polls the
-status endpoint every 50 ms and prints a table: upload response time and
-upload-to-done time per style.
+status endpoint every 50 ms and prints a table: upload response time,
+upload-to-done time, the engine-only time of the same photo and style
+(decode, render, encode, thumbnail in this process, warm) and the ratio of
+upload response + upload-to-done over engine-only (target <= 1.5).
+
+Then the web side alone: a 12 MP JPEG upload's response time against the
+time to read its bytes from a file and hash them (sha256) on this machine
+(target <= 2x).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import http.cookiejar
 import io
 import json
+import os
+import signal
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 import uuid
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -104,10 +118,64 @@ class Session:
         return self.request("POST", path, b"".join(parts), headers)
 
 
+def start_stack() -> tuple[subprocess.Popen, str]:
+    """The stack as `make run` starts it, in a throw-away var folder."""
+    from bench_load import free_port, launch_stack
+
+    var = Path(tempfile.mkdtemp(prefix="studio-bench-e2e-"))
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DEBUG"}},
+        "STUDIO_VAR_DIR": str(var),
+        "PORT": str(free_port()),
+        "GUNICORN_LOG_LEVEL": "warning",
+    }
+    stack, base = launch_stack(env)
+    time.sleep(3)  # the worker warms its kernels before it takes jobs
+    return stack, base
+
+
+def upload_and_wait(session: Session, data: bytes, style: str) -> tuple[float, float]:
+    """(upload response seconds, upload-to-done seconds) of one artwork."""
+    started = time.perf_counter()
+    status, body = session.multipart(
+        "/api/artworks/", [("style", style)], {"image": data}
+    )
+    uploaded = time.perf_counter()
+    if status != 202:
+        raise SystemExit(f"{style}: upload failed with HTTP {status}: {body[:200]!r}")
+    url = json.loads(body)["artworks"][0]["url"]
+    while True:
+        state = json.loads(session.request("GET", url)[1])
+        if state["status"] in ("done", "failed"):
+            break
+        if time.perf_counter() - started > 300:
+            raise SystemExit(f"{style}: not done after 300 s")
+        time.sleep(0.05)
+    if state["status"] != "done":
+        raise SystemExit(f"{style}: failed: {state['error']}")
+    return uploaded - started, time.perf_counter() - started
+
+
+def read_and_hash_seconds(data: bytes, runs: int = 5) -> float:
+    with tempfile.NamedTemporaryFile() as handle:
+        handle.write(data)
+        handle.flush()
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            with open(handle.name, "rb") as source:
+                hashlib.sha256(source.read()).hexdigest()
+            times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--url", default="http://127.0.0.1:8000", help="base URL of a running studio"
+    )
+    parser.add_argument(
+        "--start", action="store_true", help="start a stack of its own (make run)"
     )
     parser.add_argument(
         "--megapixels", type=float, default=2.0, help="size of the test photo"
@@ -116,6 +184,19 @@ def main() -> int:
         "--runs", type=int, default=3, help="uploads per style (median is shown)"
     )
     args = parser.parse_args()
+    stack = None
+    if args.start:
+        stack, args.url = start_stack()
+    try:
+        return run(args)
+    finally:
+        if stack is not None:
+            stack.send_signal(signal.SIGINT)
+            stack.wait(60)
+
+
+def run(args) -> int:
+    from engine_only import engine_seconds
 
     session = Session(args.url)
     session.request("GET", "/accounts/signup/")
@@ -134,42 +215,49 @@ def main() -> int:
     ]
     photo = photo_jpeg(args.megapixels)
     print(
-        f"photo: {args.megapixels} MP JPEG, {len(photo) / 1e6:.2f} MB; {args.runs} run(s) per style, medians\n"
+        f"photo: {args.megapixels} MP JPEG, {len(photo) / 1e6:.2f} MB; {args.runs} run(s) per style, medians; "
+        f"load average {os.getloadavg()[0]:.2f}\n"
     )
-    print(f"{'style':<14}{'upload (ms)':>14}{'upload→done (s)':>18}")
+    print(
+        f"{'style':<14}{'upload (ms)':>12}{'upload→done (s)':>17}"
+        f"{'engine only (s)':>17}{'(upload + done) / engine':>26}"
+    )
+    worst = 0.0
     for style in styles:
         uploads, totals = [], []
         for _ in range(args.runs):
             # A different comment each run so the recipe cache cannot answer.
-            data = photo + uuid.uuid4().bytes
-            started = time.perf_counter()
-            status, body = session.multipart(
-                "/api/artworks/", [("style", style)], {"image": data}
-            )
-            uploaded = time.perf_counter()
-            if status != 202:
-                print(
-                    f"{style}: upload failed with HTTP {status}: {body[:200]!r}",
-                    file=sys.stderr,
-                )
-                return 1
-            url = json.loads(body)["artworks"][0]["url"]
-            while True:
-                state = json.loads(session.request("GET", url)[1])
-                if state["status"] in ("done", "failed"):
-                    break
-                if time.perf_counter() - started > 300:
-                    print(f"{style}: not done after 300 s", file=sys.stderr)
-                    return 1
-                time.sleep(0.05)
-            if state["status"] != "done":
-                print(f"{style}: failed: {state['error']}", file=sys.stderr)
-                return 1
-            uploads.append((uploaded - started) * 1000)
-            totals.append(time.perf_counter() - started)
+            upload, total = upload_and_wait(session, photo + uuid.uuid4().bytes, style)
+            uploads.append(upload)
+            totals.append(total)
+        engine = engine_seconds(photo, style)
+        upload, total = statistics.median(uploads), statistics.median(totals)
+        # upload-to-done already contains the upload's own response time.
+        ratio = total / engine
+        worst = max(worst, ratio)
         print(
-            f"{style:<14}{statistics.median(uploads):>14.0f}{statistics.median(totals):>18.2f}"
+            f"{style:<14}{upload * 1000:>12.0f}{total:>17.2f}{engine:>17.2f}{ratio:>26.2f}"
         )
+    print(f"\nworst ratio {worst:.2f} (target <= 1.5)")
+
+    big = photo_jpeg(12)
+    baseline = read_and_hash_seconds(big)
+    uploads = []
+    for _ in range(args.runs):
+        started = time.perf_counter()
+        status, body = session.multipart(
+            "/api/artworks/", [("style", "pencil")], {"image": big + uuid.uuid4().bytes}
+        )
+        uploads.append(time.perf_counter() - started)
+        if status != 202:
+            print(f"12 MP upload: HTTP {status}: {body[:200]!r}", file=sys.stderr)
+            return 1
+    upload = statistics.median(uploads)
+    print(
+        f"\n12 MP JPEG upload ({len(big) / 1e6:.1f} MB): 202 in {upload * 1000:.0f} ms; "
+        f"read + sha256 of its bytes {baseline * 1000:.1f} ms; "
+        f"ratio {upload / baseline:.1f} (target <= 2)"
+    )
     return 0
 
 

@@ -4,17 +4,28 @@ Starts the stack on loopback exactly as `make run` does (embedded Redis,
 gunicorn, the sweeper loop and STUDIO_WORKERS=2 fork-per-job rq workers) in a
 throw-away var folder, signs up N users, and lets N concurrent clients upload
 200 distinct 2 MP photos with random styles through ``POST /api/artworks/``,
-each polling its artworks until done. Clients honour ``Retry-After`` on
+each polling its artworks until done as the upload page does (every
+1 s + 50 ms per artwork in flight). Clients honour ``Retry-After`` on
 429/503. Prints accepted, done, failed, lost (must be 0), throughput, p50/p95
-upload response time and upload-to-done time, and the worker processes' RSS
-at start and end (must not grow more than 20 %).
+upload response time and upload-to-done time, the workers' RSS (worker and
+its kept job process) at start and end (must not grow more than 20 %), the
+Redis commands per photo (``INFO commandstats``, the whole stack) and, on
+PostgreSQL, the database transactions per photo (``pg_stat_database``).
+
+Before the stack starts and after it stops, the same photos and styles go
+through the engine alone (``engine_only.py``: decode, render, encode,
+thumbnail) in as many warm processes as there are workers, and the table
+ends with the pipeline's efficiency: its photos per minute over the mean of
+the engine's two runs (target 0.7).
 
     .venv/bin/python benchmarks/bench_load.py [--photos 200] [--clients 10]
+        [--database-url postgres://postgres@127.0.0.1:5432/wt_perf]
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import io
 import json
 import os
@@ -32,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 from bench_e2e import Session, photo_jpeg
+from engine_only import STYLE_SLUGS, engine_throughput
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
@@ -89,6 +101,74 @@ def worker_pids(launcher: int) -> list[int]:
     return [p for p in children(launcher) if "rqworker" in cmdline(p)]
 
 
+def pss_mb(pid: int) -> float:
+    """Proportional set size: shared pages (a forked child's) counted once."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def worker_rss(launcher: int) -> dict[int, float]:
+    """PSS of each worker plus its job process (the kept one, or a horse)."""
+    return {
+        pid: pss_mb(pid) + sum(pss_mb(child) for child in children(pid))
+        for pid in worker_pids(launcher)
+    }
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process, its reaped children and its living ones."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        kids = children(pid)
+    except OSError:
+        return 0.0
+    own = sum(int(v) for v in fields[11:15]) / _TICKS  # utime stime cutime cstime
+    return own + sum(cpu_seconds(child) for child in kids)
+
+
+def cpu_by_kind(launcher: int) -> dict[str, float]:
+    kinds = {"gunicorn": "web", "rqworker": "workers", "recover_jobs": "sweeper"}
+    totals: dict[str, float] = collections.Counter()
+    for pid in children(launcher):
+        line = cmdline(pid)
+        kind = next((k for key, k in kinds.items() if key in line), "redis")
+        totals[kind] += cpu_seconds(pid)
+    return totals
+
+
+def redis_calls(socket_path: Path) -> int:
+    import redis
+
+    stats = redis.Redis(unix_socket_path=str(socket_path)).info("commandstats")
+    return sum(
+        value["calls"]
+        for name, value in stats.items()
+        if name.startswith("cmdstat_") and name not in ("cmdstat_info",)
+    )
+
+
+def pg_transactions(url: str) -> int | None:
+    if not url.startswith(("postgres://", "postgresql://")):
+        return None
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database"
+            " WHERE datname = current_database()"
+        ).fetchone()
+    return int(row[0])
+
+
 def wait_http(url: str, timeout: float) -> None:
     import urllib.request
 
@@ -100,6 +180,27 @@ def wait_http(url: str, timeout: float) -> None:
         except Exception:
             time.sleep(0.3)
     raise SystemExit(f"{url} did not answer within {timeout} s")
+
+
+def launch_stack(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """Migrate, collect static files, then start the stack as `make run` does
+    (the launcher's `run`) on ``env["PORT"]``; return it once it answers."""
+    for step in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
+        subprocess.run([PY, "manage.py", *step, "-v0"], cwd=REPO, env=env, check=True)
+    stack = subprocess.Popen(
+        [PY, "-m", "artstudio_site.launcher", "run"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{env['PORT']}"
+    try:
+        wait_http(base + "/healthz", 60)
+    except BaseException:
+        stack.kill()
+        raise
+    return stack, base
 
 
 def pct(values: list[float], q: float) -> float:
@@ -118,8 +219,28 @@ def main() -> int:
     parser.add_argument(
         "--timeout", type=float, default=900, help="seconds to wait for all"
     )
+    parser.add_argument(
+        "--poll",
+        choices=("page", "eta"),
+        default="page",
+        help="clients poll as the upload page does, or by the answer's ETA",
+    )
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="run on this database (default: a throw-away SQLite file)",
+    )
     args = parser.parse_args()
 
+    print(f"generating {args.photos} distinct {args.megapixels} MP photos…", flush=True)
+    photos = distinct_photos(args.photos, args.megapixels)
+    rng = random.Random(42)
+    styles = STYLE_SLUGS
+    work = [(photo, rng.choice(styles)) for photo in photos]
+    print(
+        f"engine only: {len(work)} photos, {args.workers} warm processes…", flush=True
+    )
+    engine_before = engine_throughput(work, args.workers)
     var = Path(tempfile.mkdtemp(prefix="studio-bench-load-"))
     port = free_port()
     env = {
@@ -139,49 +260,79 @@ def main() -> int:
         ),
     }
     env.pop("DEBUG", None)
-    subprocess.run(
-        [PY, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO, env=env, check=True
-    )
-    subprocess.run(
-        [PY, "manage.py", "collectstatic", "--noinput", "-v0"],
-        cwd=REPO,
-        env=env,
-        check=True,
-    )
-    stack = subprocess.Popen(
-        [PY, "-m", "artstudio_site.launcher", "run"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    if args.database_url:
+        env["DATABASE_URL"] = args.database_url
+    stack, base = launch_stack(env)
     try:
-        wait_http(base + "/healthz", 60)
         deadline = time.monotonic() + 30
         while len(worker_pids(stack.pid)) < args.workers:
             if time.monotonic() > deadline:
                 raise SystemExit("workers did not start")
             time.sleep(0.3)
         time.sleep(2)  # let the workers finish importing
-        workers = worker_pids(stack.pid)
-        rss_start = {pid: rss_mb(pid) for pid in workers}
-        return run_load(args, base, stack.pid, rss_start)
+        rss_start = worker_rss(stack.pid)
+        cpu_start = cpu_by_kind(stack.pid)
+        socket_path = var / "redis" / "redis.sock"
+        counters = (redis_calls(socket_path), pg_transactions(args.database_url))
+        rows, ok, photos_per_min = run_load(args, base, stack.pid, rss_start, work)
+        done = int(dict(rows)["done"])
+        cpu_end = cpu_by_kind(stack.pid)
+        spent = {k: cpu_end[k] - cpu_start.get(k, 0.0) for k in cpu_end}
+        rows.append(
+            (
+                "CPU s per photo: " + " / ".join(spent),
+                " / ".join(f"{v / max(1, done):.3f}" for v in spent.values()),
+            )
+        )
+        redis_per = (redis_calls(socket_path) - counters[0]) / max(1, done)
+        rows.append(("Redis commands per photo (whole stack)", f"{redis_per:.0f}"))
+        if counters[1] is not None:
+            pg_per = (pg_transactions(args.database_url) - counters[1]) / max(1, done)
+            rows.append(("database transactions per photo", f"{pg_per:.0f}"))
     finally:
         stack.send_signal(signal.SIGINT)
         try:
             stack.wait(60)
         except subprocess.TimeoutExpired:
             stack.kill()
+    print(
+        f"\nengine only: the same {len(work)} photos and styles, {args.workers} warm processes…",
+        flush=True,
+    )
+    engine_after = engine_throughput(work, args.workers)
+    # Before and after the pipeline, averaged: the machine's other load
+    # changes over a minute, and must weigh on both sides alike.
+    engine_per_min = (engine_before + engine_after) / 2
+    rows.append(
+        (
+            "engine-only throughput before / after / mean (photos/min)",
+            f"{engine_before:.1f} / {engine_after:.1f} / {engine_per_min:.1f}",
+        )
+    )
+    rows.append(
+        ("efficiency (pipeline / engine)", f"{photos_per_min / engine_per_min:.2f}")
+    )
+    rows.append(("load average (1 min) at the end", f"{os.getloadavg()[0]:.2f}"))
+    width = max(len(name) for name, _ in rows)
+    print()
+    for name, value in rows:
+        print(f"| {name:<{width}} | {value} |")
+    return 0 if ok else 1
 
 
 def env_default(name: str, value: str) -> str:
     return os.environ.get(name, value)
 
 
-def run_load(args, base: str, launcher: int, rss_start: dict[int, float]) -> int:
-    print(f"generating {args.photos} distinct {args.megapixels} MP photos…", flush=True)
-    photos = distinct_photos(args.photos, args.megapixels)
+def run_load(args, base, launcher, rss_start, work: list[tuple[bytes, str]]):
+    def poll_interval(answer: dict, in_flight: int) -> float:
+        if args.poll == "eta" and answer.get("eta_seconds"):
+            # Half the estimated wait, between 1 and 10 s.
+            return min(10.0, max(1.0, answer["eta_seconds"] / 2))
+        # As the upload page does (static/js/editor.js): every 1 s + 50 ms
+        # per artwork in flight.
+        return 1 + 0.05 * in_flight
+
     sessions = []
     for _ in range(args.clients):
         session = Session(base)
@@ -202,8 +353,7 @@ def run_load(args, base: str, launcher: int, rss_start: dict[int, float]) -> int
         s["slug"]
         for s in json.loads(sessions[0].request("GET", "/api/styles/")[1])["styles"]
     ]
-    rng = random.Random(42)
-    work = [(photo, rng.choice(styles)) for photo in photos]
+    assert styles == sorted({style for _photo, style in work}, key=styles.index)
     lock = threading.Lock()
     upload_ms: list[float] = []
     to_done: list[float] = []
@@ -242,8 +392,11 @@ def run_load(args, base: str, launcher: int, rss_start: dict[int, float]) -> int
                 pending[artwork["url"]] = t0
                 with lock:
                     results["accepted"] += 1
+        next_poll = dict.fromkeys(pending, 0.0)
         while pending and time.monotonic() < deadline:
             for url, t0 in list(pending.items()):
+                if next_poll[url] > time.monotonic():
+                    continue
                 try:
                     status, body = session.request("GET", url)
                 except OSError:  # a gunicorn worker recycled (max_requests)
@@ -260,45 +413,62 @@ def run_load(args, base: str, launcher: int, rss_start: dict[int, float]) -> int
                             errors.append(answer["error"])
                         if state == "done":
                             to_done.append(time.monotonic() - t0)
-            time.sleep(1)
+                    continue
+                next_poll[url] = time.monotonic() + poll_interval(answer, len(pending))
+            if pending:
+                wake = min(next_poll[url] for url in pending)
+                time.sleep(max(0.05, wake - time.monotonic()))
+
+    warm: dict[int, float] = {}
+
+    def sample_warm() -> None:
+        # Workers (and their job processes) once a quarter of the photos are
+        # done: the steady state that must stay flat until the end.
+        while not warm and time.monotonic() < deadline:
+            if results["done"] >= args.photos // 4:
+                warm.update(worker_rss(launcher))
+            time.sleep(0.5)
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
+    threads.append(threading.Thread(target=sample_warm, daemon=True))
     for thread in threads:
         thread.start()
-    for thread in threads:
+    for thread in threads[:-1]:
         thread.join()
     wall = time.monotonic() - started
-    rss_end = {pid: rss_mb(pid) for pid in rss_start if Path(f"/proc/{pid}").exists()}
+    rss_end = worker_rss(launcher)
     lost = results["accepted"] - results["done"] - results["failed"]
-    start_total, end_total = sum(rss_start.values()), sum(rss_end.values())
+    warm = warm or rss_start
+    start_total, end_total = sum(warm.values()), sum(rss_end.values())
     growth = (end_total - start_total) / start_total * 100 if start_total else 0
+    photos_per_min = results["done"] / wall * 60
+    cores = os.cpu_count() or 1
     rows = [
-        ("photos uploaded", f"{args.photos} x {args.megapixels} MP, {args.clients} clients, {len(rss_start)} workers"),
+        ("photos uploaded", f"{args.photos} x {args.megapixels} MP, {args.clients} clients, {len(rss_start)} workers, polling: {args.poll}"),
         ("accepted", results["accepted"]),
         ("done", results["done"]),
         ("failed", results["failed"]),
         ("lost", lost),
         ("refused (429/503, retried)", results["refused"]),
         ("upload errors", results["errors"]),
-        ("throughput (photos/min)", f"{results['done'] / wall * 60:.1f}"),
+        ("throughput (photos/min)", f"{photos_per_min:.1f}"),
+        ("photos/min per worker core", f"{photos_per_min / min(cores, len(rss_start)):.1f}"),
         ("upload response p50 / p95 (ms)", f"{pct(upload_ms, 50):.0f} / {pct(upload_ms, 95):.0f}"),
         ("upload-to-done p50 / p95 (s)", f"{pct(to_done, 50):.1f} / {pct(to_done, 95):.1f}"),
-        ("worker RSS start (MB)", " + ".join(f"{v:.0f}" for v in rss_start.values())),
-        ("worker RSS end (MB)", " + ".join(f"{v:.0f}" for v in rss_end.values())),
-        ("worker RSS growth", f"{growth:+.1f} %"),
+        ("worker + job process PSS idle (MB)", " + ".join(f"{v:.0f}" for v in rss_start.values())),
+        ("worker + job process PSS at 1/4 done (MB)", " + ".join(f"{v:.0f}" for v in warm.values())),
+        ("worker + job process PSS end (MB)", " + ".join(f"{v:.0f}" for v in rss_end.values())),
+        ("worker PSS growth (1/4 done -> end)", f"{growth:+.1f} %"),
         ("wall time (s)", f"{wall:.0f}"),
+        ("database", "PostgreSQL" if args.database_url.startswith("postgres") else "SQLite (WAL)"),
         ("GLIBC_TUNABLES (workers)", os.environ.get("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1 (launcher default)") or "(off)"),
     ]  # fmt: skip
-    width = max(len(name) for name, _ in rows)
-    print()
-    for name, value in rows:
-        print(f"| {name:<{width}} | {value} |")
     if to_done:
         print(f"\nmean upload-to-done {statistics.mean(to_done):.1f} s")
     for error in sorted(set(errors)):
         print(f"failed x{errors.count(error)}: {error}")
     ok = lost == 0 and growth <= 20
-    return 0 if ok else 1
+    return rows, ok, photos_per_min
 
 
 if __name__ == "__main__":

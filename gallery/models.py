@@ -19,7 +19,7 @@ from gallery.member_models import ApiToken, Preset, ShareLink  # noqa: F401
 from processing import formats
 
 #: The folders the upload_to functions below write to (retention walks them).
-MEDIA_FOLDERS = ("originals", "results", "thumbnails")
+MEDIA_FOLDERS = ("originals", "results", "thumbnails", "previews")
 #: The stored files of an artwork, by the name the media views use.
 FILE_KINDS = ("original", "result", "thumbnail")
 
@@ -41,6 +41,10 @@ def validate_style(slug: str) -> None:
 
 def original_upload_to(instance: Photo, filename: str) -> str:
     return _generated_name("originals", filename)
+
+
+def preview_upload_to(instance: Photo, filename: str) -> str:
+    return _generated_name("previews", filename)
 
 
 def result_upload_to(instance: Artwork, filename: str) -> str:
@@ -84,6 +88,11 @@ class Photo(models.Model):
     )
     original = models.FileField(upload_to=original_upload_to, max_length=255)
     original_name = models.CharField(_("file name"), max_length=255, blank=True)
+    # The live preview's source (long side 512, lossless), made once by the
+    # first render job from the decoded original; empty until then.
+    preview_proxy = models.FileField(
+        upload_to=preview_upload_to, max_length=255, blank=True
+    )
     format = models.CharField(max_length=16)
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
@@ -98,6 +107,7 @@ class Photo(models.Model):
             # "Is this stored file still referenced?" (gallery/storage/files.py,
             # cleanup_media) runs on every delete and per batch of files.
             models.Index(fields=["original"], name="photo_original"),
+            models.Index(fields=["preview_proxy"], name="photo_preview_proxy"),
         ]
         verbose_name = _("photo")
         verbose_name_plural = _("photos")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Callable
 
 import cv2
@@ -23,13 +24,44 @@ from django.core.files.storage import default_storage
 
 import processing
 from gallery import limits
+from gallery.models import Photo
 from gallery.pipeline.dedup import recipe_key
+from gallery.pipeline.proxy import PROXY_LONG_SIDE
 
 logger = logging.getLogger(__name__)
 
-PREVIEW_LONG_SIDE = 512
+PREVIEW_LONG_SIDE = PROXY_LONG_SIDE
+#: Pixels a preview may decode, checked from the header before any decode
+#: (JPEGs count after their DCT-domain downscale, so any JPEG passes; other
+#: formats must be at most this large: the editor sends 512 px anyway).
+PREVIEW_MAX_PIXELS = 4_000_000
 SAMPLE_SIZE = (360, 270)
 SOURCE_TIMEOUT = 3600
+#: The small source is cached as a high-quality JPEG (~30 KB, not a 760 KB
+#: PNG); every preview renders from those cached pixels, hit or miss.
+SOURCE_QUALITY = 95
+#: Seconds a request waits for a decode slot before it is refused (503).
+DECODE_WAIT = 1.0
+BUSY_RETRY_AFTER = 2
+
+
+class PreviewBusy(Exception):
+    """Every decode slot of this process is taken: answer 503 + Retry-After."""
+
+    retry_after = BUSY_RETRY_AFTER
+
+
+_slots_lock = threading.Lock()
+_slots: threading.BoundedSemaphore | None = None
+
+
+def _decode_slots() -> threading.BoundedSemaphore:
+    """The per-process limit on concurrent decodes (``STUDIO_PREVIEW_DECODES``)."""
+    global _slots
+    with _slots_lock:
+        if _slots is None:
+            _slots = threading.BoundedSemaphore(settings.STUDIO_PREVIEW_DECODES)
+        return _slots
 
 
 def check_rate(user_id: int) -> int | None:
@@ -44,27 +76,53 @@ def cache_key(content_hash: str, style: str, params: dict) -> str:
     return f"preview:{PREVIEW_LONG_SIDE}:{key}"
 
 
-def _small_source(content_hash: str, load: Callable[[], bytes]) -> np.ndarray:
-    """Decode to at most PREVIEW_LONG_SIDE on the long side, cached by content.
+def stored_source(photo: Photo) -> Callable[[], bytes]:
+    """The bytes a preview of a stored photo decodes: its proxy once the
+    render job has made it, else the original (through the same bounded
+    decode as an uploaded image)."""
 
-    Decoding a 12 MP JPEG costs more than rendering the preview itself, so the
-    small source is kept (as a lossless PNG) for the next slider move.
+    def load() -> bytes:
+        stored = photo.preview_proxy or photo.original
+        with stored.open("rb") as handle:
+            return handle.read()
+
+    return load
+
+
+def _decode_small(data: bytes) -> np.ndarray:
+    """Decode within the pixel budget, one of a few decodes at a time."""
+    slots = _decode_slots()
+    if not slots.acquire(timeout=DECODE_WAIT):
+        raise PreviewBusy
+    try:
+        # work_pixels is a pixel budget, not a side: ask for the square
+        # budget (JPEG draft decoding makes this cheap), then cap the side.
+        image = processing.decode(
+            data,
+            max_pixels=settings.STUDIO_MAX_PIXELS,
+            work_pixels=PREVIEW_LONG_SIDE * PREVIEW_LONG_SIDE,
+            decode_pixels=PREVIEW_MAX_PIXELS,
+        )
+        return processing.make_thumbnail(image, PREVIEW_LONG_SIDE)
+    finally:
+        slots.release()
+
+
+def _small_source(content_hash: str, load: Callable[[], bytes]) -> np.ndarray:
+    """The photo at a long side of at most 512, cached by content.
+
+    Decoding costs more than rendering the preview itself, so the small
+    source is kept (as a JPEG at quality 95) for the next slider move.
     """
     key = f"preview-src:{content_hash}"
     cached = cache.get(key)
-    if cached is not None:
-        image = cv2.imdecode(np.frombuffer(cached, np.uint8), cv2.IMREAD_COLOR)
-        if image is not None:
-            return image
-    # work_pixels is a pixel budget, not a side: ask for the square budget
-    # (JPEG draft decoding makes this cheap), then cap the long side exactly.
-    image = processing.decode(
-        load(),
-        max_pixels=settings.STUDIO_MAX_PIXELS,
-        work_pixels=PREVIEW_LONG_SIDE * PREVIEW_LONG_SIDE,
-    )
-    image = processing.make_thumbnail(image, PREVIEW_LONG_SIDE)
-    cache.set(key, processing.encode(image, "png"), timeout=SOURCE_TIMEOUT)
+    if cached is None:
+        cached = processing.encode(_decode_small(load()), "jpeg", SOURCE_QUALITY)
+        cache.set(key, cached, timeout=SOURCE_TIMEOUT)
+    image = cv2.imdecode(np.frombuffer(cached, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:  # a damaged cache entry: start again from the source
+        cache.delete(key)
+        return _small_source(content_hash, load)
     return image
 
 
@@ -91,8 +149,9 @@ def render_preview(
     ``processing.validate_params`` returned (the form validated it).
     ``full_size`` is the (width, height) of the photo the final artwork is
     rendered from: pixel-unit parameters are scaled down with the preview.
-    Raises ``processing.InvalidImage`` for an unreadable photo and
-    ``ValueError`` for a bad style or parameter.
+    Raises ``processing.InvalidImage`` for an unreadable (or, for a
+    preview, too large) photo, ``ValueError`` for a bad style or parameter
+    and ``PreviewBusy`` when this process is decoding too many already.
     """
     key = cache_key(content_hash, style, params)
     if full_size:

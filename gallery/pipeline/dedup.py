@@ -23,12 +23,17 @@ IMMEDIATE transactions serialise the two anyway.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+from collections.abc import Iterator
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from redis.exceptions import LockError, RedisError
+from rq import get_current_job
 
 import processing
 from gallery.models import Artwork
@@ -145,3 +150,39 @@ def initial_fields(
         **moderation_of(key),
         **(done_fields(source) if source else {}),
     }
+
+
+@contextlib.contextmanager
+def recipe_lock(key: str) -> Iterator[bool]:
+    """Hold a short Redis lock on a recipe while rendering it, so two workers
+    never render the same one; yields True when another job held it first
+    (the caller should then look for its finished result again).
+
+    No lock outside a job (tests calling the job function directly), and
+    none when Redis refuses: rendering twice is wasteful, never wrong.
+    """
+    job = get_current_job()
+    if job is None or not key:
+        yield False
+        return
+    lock = job.connection.lock(
+        f"studio:recipe-lock:{key}",
+        timeout=settings.STUDIO_JOB_TIMEOUT + 30,
+        blocking_timeout=settings.STUDIO_JOB_TIMEOUT,
+    )
+    waited = acquired = False
+    try:
+        acquired = lock.acquire(blocking=False)
+        if not acquired:
+            waited = True
+            acquired = lock.acquire()
+    except (LockError, RedisError):
+        acquired = False
+    try:
+        yield waited and acquired
+    finally:
+        if acquired:
+            try:
+                lock.release()
+            except (LockError, RedisError):
+                pass  # expired: another job may already hold it

@@ -28,7 +28,6 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import LockError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Callback, Retry, get_current_job
 from rq.exceptions import AbandonedJobError
@@ -37,7 +36,7 @@ from rq.timeouts import JobTimeoutException
 
 import processing
 from gallery.models import Artwork
-from gallery.pipeline import dedup
+from gallery.pipeline import dedup, proxy
 
 logger = logging.getLogger(__name__)
 
@@ -183,7 +182,11 @@ def settle_failed_job(job: Job, exc: BaseException | None, *, killed: bool) -> s
     artwork_id = _artwork_id(job)
     if artwork_id is None:
         return "ignored"
-    artwork = Artwork.objects.filter(pk=artwork_id).only("status", "job_id").first()
+    artwork = (
+        Artwork.objects.filter(pk=artwork_id)
+        .only("status", "job_id", "attempts")
+        .first()
+    )
     if (
         artwork is None
         or artwork.is_finished
@@ -192,8 +195,7 @@ def settle_failed_job(job: Job, exc: BaseException | None, *, killed: bool) -> s
         job.retries_left = 0
         return "ignored"
     transient = killed or is_transient(exc)
-    attempts = Artwork.objects.filter(pk=artwork_id).values_list("attempts", flat=True)
-    within_budget = (attempts.first() or 0) < settings.STUDIO_JOB_MAX_ATTEMPTS
+    within_budget = artwork.attempts < settings.STUDIO_JOB_MAX_ATTEMPTS
     if transient and job.should_retry and within_budget:
         requeue_for_job(artwork_id, job.id)
         return "retry"
@@ -243,21 +245,6 @@ def _report(stage: str, percent: int) -> None:
     job.save_meta()
 
 
-def _recipe_lock(key: str):
-    """A short Redis lock per recipe so two workers never render the same one.
-
-    Falls back to no lock outside a job (tests calling the function directly).
-    """
-    job = get_current_job()
-    if job is None or not key:
-        return None
-    return job.connection.lock(
-        f"studio:recipe-lock:{key}",
-        timeout=settings.STUDIO_JOB_TIMEOUT + 30,
-        blocking_timeout=settings.STUDIO_JOB_TIMEOUT,
-    )
-
-
 def render_artwork(artwork_id: int) -> str:
     """Render one artwork: decode the original, apply the style, store results.
 
@@ -282,23 +269,12 @@ def render_artwork(artwork_id: int) -> str:
     if dedup.reuse_result(artwork_id, artwork.owner_id, key):
         _report("done", 100)
         return "reused"
-    lock = _recipe_lock(key)
-    try:
-        acquired = lock.acquire() if lock is not None else False
-    except (LockError, RedisError):
-        acquired = False
-    try:
+    with dedup.recipe_lock(key) as waited:
         # Another worker may have finished the same recipe while we waited.
-        if acquired and dedup.reuse_result(artwork_id, artwork.owner_id, key):
+        if waited and dedup.reuse_result(artwork_id, artwork.owner_id, key):
             _report("done", 100)
             return "reused"
         return _render(artwork, job_id)
-    finally:
-        if acquired:
-            try:
-                lock.release()
-            except (LockError, RedisError):
-                pass  # expired: another job may already hold it
 
 
 def _render(artwork: Artwork, job_id: str | None) -> str:
@@ -313,6 +289,9 @@ def _render(artwork: Artwork, job_id: str | None) -> str:
             work_pixels=settings.STUDIO_WORK_PIXELS,
         )
         del data
+        # The preview's source, from the pixels already in memory (once per
+        # photo); stored after the result so it never delays "done".
+        small = None if artwork.photo.preview_proxy else proxy.proxy_pixels(image)
         _report("rendering", 20)
         rendered = processing.render(image, artwork.style, **artwork.params)
         del image
@@ -342,7 +321,10 @@ def _render(artwork: Artwork, job_id: str | None) -> str:
         raise
     _report("saving", 96)
     store_result(artwork, result, thumbnail)
+    del result, thumbnail
     _report("done", 100)
+    if small is not None:
+        proxy.store_proxy(artwork.photo, small)
     return "done"
 
 
@@ -379,5 +361,9 @@ def store_result(artwork: Artwork, result: bytes, thumbnail: bytes) -> bool:
         default_storage.delete(result_name)
         default_storage.delete(thumb_name)
         return False
-    artwork.refresh_from_db()
+    # The row is ours and just written: no reload.
+    artwork.status = Artwork.Status.DONE
+    artwork.result.name, artwork.thumbnail.name = result_name, thumb_name
+    artwork.result_bytes, artwork.thumbnail_bytes = len(result), len(thumbnail)
+    artwork.error = ""
     return True

@@ -9,6 +9,7 @@ handled in one place.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 
 import django_rq
@@ -22,9 +23,26 @@ from gallery.pipeline.jobs import render_artwork, render_job_options
 logger = logging.getLogger(__name__)
 
 
+_queues: dict[str, Queue] = {}
+_queues_lock = threading.Lock()
+
+
 def get_queue() -> Queue:
-    """The studio's render queue (``STUDIO_QUEUE``) on the queue Redis."""
-    return django_rq.get_queue(settings.STUDIO_QUEUE)
+    """The studio's render queue (``STUDIO_QUEUE``) on the queue Redis.
+
+    One ``Queue`` (and so one Redis connection pool) per configuration and
+    process: django-rq builds a new client, and so opens a new connection,
+    on every call, and rq's queue asks the server's version (``INFO``) once
+    per object; a status poll paid both on every request.
+    """
+    name = settings.STUDIO_QUEUE
+    key = f"{name}:{settings.RQ_QUEUES.get(name)!r}"
+    queue = _queues.get(key)
+    if queue is None:
+        with _queues_lock:
+            queue = _queues.get(key) or django_rq.get_queue(name)
+            _queues[key] = queue
+    return queue
 
 
 def enqueue_render(artwork_id: int) -> str | None:

@@ -57,6 +57,11 @@ def referenced_names(
             .values_list("original", flat=True)
         )
         found.update(
+            Photo.objects.using(using)
+            .filter(preview_proxy__in=chunk)
+            .values_list("preview_proxy", flat=True)
+        )
+        found.update(
             Artwork.objects.using(using)
             .filter(result__in=chunk)
             .values_list("result", flat=True)
@@ -109,7 +114,9 @@ def delete_unreferenced_on_commit(
 
 
 def _photo_deleted(sender, instance: Photo, using: str, **kwargs) -> None:
-    delete_unreferenced_on_commit([instance.original.name], using=using)
+    delete_unreferenced_on_commit(
+        [instance.original.name, instance.preview_proxy.name], using=using
+    )
 
 
 def _artwork_deleted(sender, instance: Artwork, using: str, **kwargs) -> None:

@@ -228,6 +228,12 @@ def api_preview(
         return json_error(str(exc), "image")
     except ValueError as exc:
         return json_error(str(exc), "params")
+    except preview.PreviewBusy as busy:
+        return json_error(
+            _("Too many previews at once; try again in a moment."),
+            status=503,
+            retry_after=busy.retry_after,
+        )
     response = HttpResponse(jpeg, content_type="image/jpeg")
     response["Cache-Control"] = "private, max-age=3600"
     response["X-Preview-Cache"] = "hit" if cached else "miss"

@@ -18,7 +18,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 import processing
-from gallery import presets, services
+from gallery import presets, preview, services
 from gallery.models import Artwork, Photo, Preset
 from gallery.services import Recipe
 from processing import formats
@@ -305,12 +305,7 @@ class PreviewForm(FirstErrorMixin, forms.Form):
         """``(content_hash, load)`` of the photo to preview."""
         photo = self.cleaned_data.get("source")
         if photo is not None:
-
-            def load() -> bytes:
-                with photo.original.open("rb") as handle:
-                    return handle.read()
-
-            return photo.content_hash, load
+            return photo.content_hash, preview.stored_source(photo)
         upload = self.cleaned_data["image"]
         upload.seek(0)
         data = upload.read()

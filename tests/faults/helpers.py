@@ -34,3 +34,19 @@ def hang(artwork_id: int) -> str:
     _processing_now(artwork_id)
     while True:
         time.sleep(0.2)
+
+
+def hog(artwork_id: int, megabytes: int) -> str:
+    """Mark the artwork processing, then hold ``megabytes`` of touched memory."""
+    _processing_now(artwork_id)
+    ballast = bytearray(megabytes * 1024 * 1024)
+    for offset in range(0, len(ballast), 4096):
+        ballast[offset] = 1
+    time.sleep(30)
+    return "survived"
+
+
+def fail_once(artwork_id: int) -> str:
+    """Record the job process's pid, then fail with a bug."""
+    _processing_now(artwork_id)
+    raise RuntimeError("a bug")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import time
 
 import cv2
 import numpy as np
@@ -15,6 +17,7 @@ from PIL import Image
 
 import processing
 from gallery import preview, services
+from gallery.models import Photo
 from gallery.services import Recipe
 from tests.conftest import image_bytes, upload_file
 
@@ -205,3 +208,140 @@ def test_style_sample_is_stored_once_and_reused(client, media_root):
 
 def test_unknown_style_sample_is_404(client):
     assert client.get("/styles/nope/sample.jpg").status_code == 404
+
+
+# Bounded decodes (issue 11 item 1) --------------------------------------------
+
+
+def _flat_gray16_png(side: int) -> bytes:
+    """The preview bomb: a flat 16-bit gray PNG, ~111 KB for 7000x7000."""
+    buffer = io.BytesIO()
+    Image.new("I;16", (side, side), 40000).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _rss_kib(field: str = "VmRSS") -> int:
+    for line in open("/proc/self/status"):
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    return 0
+
+
+class PeakRSS:
+    """Peak resident size of this process while the block runs: the kernel's
+    VmHWM after resetting it (Linux >= 4.0), else a 5 ms sampling thread."""
+
+    def __enter__(self):
+        import threading
+
+        self.before = _rss_kib()
+        try:
+            with open("/proc/self/clear_refs", "w") as handle:
+                handle.write("5")
+            self.hwm = True
+        except OSError:
+            self.hwm = False
+        self.peak = self.before
+        self._stop = threading.Event()
+
+        def sample():
+            while not self._stop.wait(0.005):
+                self.peak = max(self.peak, _rss_kib())
+
+        self._thread = threading.Thread(target=sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        if self.hwm:
+            self.peak = max(self.peak, _rss_kib("VmHWM"))
+        self.growth_mib = (self.peak - self.before) / 1024
+
+
+def test_preview_bomb_is_refused_from_the_header_in_bounded_memory(owner_client):
+    data = _flat_gray16_png(7000)
+    assert len(data) < 150_000
+    _post(owner_client, image=upload_file(image_bytes("PNG", 64, 48), "w.png"))
+    with PeakRSS() as peak:
+        started = time.perf_counter()
+        response = _post(owner_client, image=upload_file(data, "bomb.png", "image/png"))
+        elapsed = time.perf_counter() - started
+    assert response.status_code == 400
+    assert response.json()["field"] == "image"
+    assert "too large to preview" in response.json()["error"]
+    assert elapsed < 1.0
+    assert peak.growth_mib < 150, peak.growth_mib
+
+
+def test_previews_within_the_budget_decode_in_bounded_memory(owner_client):
+    # Just under 4 MP of 16-bit gray: decoded, through no int64 temporaries.
+    data = _flat_gray16_png(1990)
+    with PeakRSS() as peak:
+        response = _post(owner_client, image=upload_file(data, "g.png", "image/png"))
+    assert response.status_code == 200
+    assert peak.growth_mib < 150, peak.growth_mib
+
+
+def test_every_decode_slot_taken_answers_503_with_retry_after(
+    owner_client, settings, monkeypatch
+):
+    monkeypatch.setattr(preview, "DECODE_WAIT", 0.05)
+    slots = preview._decode_slots()
+    taken = 0
+    while slots.acquire(blocking=False):
+        taken += 1
+    try:
+        response = _post(owner_client)
+    finally:
+        for _ in range(taken):
+            slots.release()
+    assert taken == settings.STUDIO_PREVIEW_DECODES
+    assert response.status_code == 503
+    assert int(response["Retry-After"]) >= 1
+    assert _post(owner_client).status_code == 200  # free again
+
+
+def test_source_cache_holds_a_compact_jpeg(owner, owner_client):
+    data = image_bytes("PNG", 1600, 1200)
+    assert _post(owner_client, image=upload_file(data, "p.png", "image/png"))
+    # Cached per user (a hit must not reveal someone else's photo).
+    cached = cache.get(f"preview-src:{owner.pk}:{hashlib.sha256(data).hexdigest()}")
+    assert cached[:3] == b"\xff\xd8\xff" and len(cached) < 100_000
+
+
+@pytest.mark.django_db(transaction=True)
+def test_render_job_stores_the_proxy_once_and_previews_use_it(
+    owner, owner_client, queue, run_worker
+):
+    # A 4.8 MP PNG: above the preview budget, so until the proxy exists a
+    # preview of the stored photo is refused rather than decoded.
+    data = image_bytes("PNG", 2400, 2000)
+    upload = upload_file(data, "big.png", "image/png")
+    artworks = services.artworks_create(
+        owner,
+        upload,
+        processing.inspect(data),
+        [Recipe("oil", {"size": 2, "dyn_ratio": 1}), Recipe("pencil", {})],
+    )
+    photo_id = artworks[0].photo_id
+    refused = _post(owner_client, style="watercolor", photo=photo_id)
+    assert (
+        refused.status_code == 400 and "too large to preview" in refused.json()["error"]
+    )
+
+    run_worker()
+    photo = Photo.objects.get(pk=photo_id)
+    assert photo.preview_proxy.name.startswith("previews/")
+    with photo.preview_proxy.open("rb") as handle:
+        stored = Image.open(io.BytesIO(handle.read()))
+    assert stored.format == "PNG" and stored.size == (512, 427)
+    # Two jobs of one photo: one proxy file.
+    proxies = [n for n in default_storage.listdir("previews")[0]]
+    assert len(proxies) == 1
+
+    default_storage.delete(photo.original.name)  # the proxy is enough
+    cache.clear()
+    response = _post(owner_client, style="watercolor", photo=photo_id)
+    assert response.status_code == 200 and _decode(response).size == (512, 427)

@@ -464,3 +464,93 @@ def test_make_thumbnail(shape, long_side, expected):
     assert thumb.dtype == np.uint8
     assert not np.shares_memory(thumb, image)
     np.testing.assert_array_equal(image, before)
+
+
+# --- decode: bounded memory --------------------------------------------------
+
+
+def flat_gray16_png(side: int) -> bytes:
+    """A flat 16-bit gray PNG: a few hundred KB that declare side*side pixels."""
+    return to_bytes(Image.new("I;16", (side, side), 40000), "PNG")
+
+
+def test_decode_budget_refuses_from_the_header_without_decoding():
+    data = flat_gray16_png(7000)
+    assert len(data) < 200_000
+    started = time.perf_counter()
+    with pytest.raises(InvalidImage, match="too large to preview: 7000x7000"):
+        decode(data, work_pixels=512 * 512, decode_pixels=4_000_000)
+    assert time.perf_counter() - started < 0.5
+
+
+def test_decode_budget_counts_jpeg_after_its_dct_downscale():
+    data = to_bytes(rgb_image(4000, 3000), "JPEG")  # 12 MP, decoded at 1/4
+    out = decode(data, work_pixels=512 * 512, decode_pixels=4_000_000)
+    assert out.shape[0] * out.shape[1] <= 512 * 512
+    png = to_bytes(rgb_image(2100, 2000), "PNG")  # 4.2 MP, no DCT to shrink
+    with pytest.raises(InvalidImage, match="at most 4 megapixels"):
+        decode(png, work_pixels=512 * 512, decode_pixels=4_000_000)
+
+
+@pytest.mark.parametrize(
+    ("mode", "fill"),
+    [("I;16", 40000), ("I", 70000), ("F", 0.5), ("RGBA", (10, 200, 30, 128))],
+)
+def test_decode_has_no_wide_full_size_temporaries(mode, fill):
+    import tracemalloc
+
+    side = 2000
+    image = Image.new(mode, (side, side), fill)
+    data = to_bytes(image, "PNG") if mode in ("I;16", "RGBA") else None
+    if data is None:  # no allowed format stores these modes any more
+        from processing.codec import _to_bgr
+
+        def run():
+            return _to_bgr(image)
+    else:
+
+        def run():
+            return decode(data)
+
+    tracemalloc.start()
+    try:
+        out = run()
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert out.shape == (side, side, 3)
+    # The output (3 bytes a pixel) plus strips of a few MB; an int64 or
+    # float64 copy of the image alone would be 32 MB.
+    assert peak < out.nbytes + 12 * 1024 * 1024, peak / 2**20
+
+
+def test_inspect_of_a_jpeg_decodes_no_pixels(monkeypatch):
+    from PIL import ImageFile
+
+    data = to_bytes(rgb_image(4000, 3000), "JPEG", quality=90)
+
+    def no_decode(self):
+        raise AssertionError("inspect decoded pixels")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decode)
+    assert inspect(data) == ImageInfo("JPEG", 4000, 3000)
+    for cut in (len(data) // 2, len(data) - 2):
+        with pytest.raises(InvalidImage, match="truncated or damaged"):
+            inspect(data[:cut])
+
+
+def test_inspect_accepts_progressive_and_trailing_data_jpegs():
+    progressive = to_bytes(rgb_image(300, 200), "JPEG", progressive=True)
+    assert inspect(progressive).format == "JPEG"
+    assert inspect(progressive + b"PK\x03\x04 trailing archive").format == "JPEG"
+    with pytest.raises(InvalidImage, match="truncated or damaged"):
+        inspect(progressive[: len(progressive) * 2 // 3])
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF"])
+def test_inspect_and_decode_leave_the_callers_stream_open(fmt):
+    stream = io.BytesIO(to_bytes(rgb_image(), fmt))
+    inspect(stream)
+    assert not stream.closed and stream.tell() == 0
+    decode(stream)
+    assert not stream.closed and stream.tell() == 0

@@ -419,7 +419,7 @@ def _assert_names_contained(media_root: Path, *user_names: str) -> None:
         assert real.is_relative_to(root), real
         relative = str(real.relative_to(root))
         assert re.fullmatch(
-            r"(originals|results|thumbnails)/[0-9a-f]{2}/[0-9a-f]{32}"
+            r"(originals|results|thumbnails|previews)/[0-9a-f]{2}/[0-9a-f]{32}"
             r"\.(jpg|png|webp|gif|heic)",
             relative,
         ), relative

@@ -118,7 +118,9 @@ def test_delete_removes_files_and_photo(owner, queue, run_worker, media_root):
     first, second = (Artwork.objects.get(pk=a.pk) for a in artworks)
     services.artwork_delete(first)
     assert Photo.objects.count() == 1
-    assert len(stored_files(media_root)) == 3  # original + second's two files
+    # original + its preview proxy + second's two files
+    assert len(stored_files(media_root)) == 4
+    assert any(name.startswith("previews/") for name in stored_files(media_root))
     services.artwork_delete(second)
     assert not Photo.objects.exists()
     assert stored_files(media_root) == []

@@ -128,7 +128,13 @@ def test_delete_account_leaves_no_row_and_no_file(
     other_files = {
         name
         for a in Artwork.objects.filter(owner=other)
-        for name in (a.photo.original.name, a.result.name, a.thumbnail.name)
+        for name in (
+            a.photo.original.name,
+            a.photo.preview_proxy.name,
+            a.result.name,
+            a.thumbnail.name,
+        )
+        if name
     }
     token = owner_client.post("/api/tokens/", {"name": "s", "scope": "write"}).json()
     second_session = Client()
