@@ -8,8 +8,9 @@ anything reads them, so a client that reaches gunicorn directly can neither
 pick the address its login attempts are counted under nor claim HTTPS.
 
 ``ClientAddressMiddleware`` puts the address on every request as
-``request.client_ip`` (the gallery reads that attribute and never imports
-this module); django-axes (login lockout) calls :func:`client_ip` itself.
+``request.client_ip``, and ``request.via_proxy`` (did any proxy header come
+with it, trusted or not); the gallery reads those attributes and never
+imports this module. django-axes (login lockout) calls :func:`client_ip`.
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ class ClientAddressMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.via_proxy = any(header in request.META for header in FORWARDED_HEADERS)
         if not peer_is_trusted(request):
             for header in FORWARDED_HEADERS:
                 request.META.pop(header, None)

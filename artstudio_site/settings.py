@@ -258,6 +258,9 @@ STUDIO_MAX_QUEUE_DEPTH = env_int("STUDIO_MAX_QUEUE_DEPTH", 500, minimum=1)
 # /readyz thresholds.
 STUDIO_READY_MAX_QUEUE_AGE = env_int("STUDIO_READY_MAX_QUEUE_AGE", 900, minimum=1)
 STUDIO_READY_MIN_FREE_MB = env_int("STUDIO_READY_MIN_FREE_MB", 500, minimum=0)
+# Who sees /readyz's details (errors, queue depth, worker counts): a request
+# with "Authorization: Bearer <this>", or a loopback peer not via the proxy.
+STUDIO_READYZ_TOKEN = env_str("STUDIO_READYZ_TOKEN")
 # Live preview: renders per user per minute, and how long a preview is cached.
 STUDIO_PREVIEW_RATE = env_int("STUDIO_PREVIEW_RATE", 120, minimum=1)
 STUDIO_PREVIEW_CACHE_SECONDS = env_int("STUDIO_PREVIEW_CACHE_SECONDS", 3600, minimum=1)

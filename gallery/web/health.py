@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import shutil
 import time
 from pathlib import Path
@@ -103,18 +105,34 @@ def readiness() -> dict[str, dict]:
     return checks
 
 
+def _may_see_details(request: HttpRequest) -> bool:
+    """The checks' details (errors, queue depth, worker counts) are for the
+    operator: ``Authorization: Bearer <STUDIO_READYZ_TOKEN>``, or a process
+    on this machine talking to gunicorn directly (not through the proxy)."""
+    token = settings.STUDIO_READYZ_TOKEN
+    given = request.headers.get("Authorization", "")
+    if token and hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        return True
+    try:
+        loopback = ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
+    except ValueError:
+        loopback = False
+    return loopback and not getattr(request, "via_proxy", False)
+
+
 @never_cache
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
     """Ready to take uploads: database and Redis reachable, a worker with a
     heartbeat in the last 60 s, queue not over its cap, no artwork waiting
-    too long, enough free disk for media. 503 when any check fails."""
+    too long, enough free disk for media. 503 when any check fails.
+
+    Everyone gets the status; only the operator gets the details."""
     started = time.monotonic()
     checks = readiness()
     ready = all(check["ok"] for check in checks.values())
-    body = {
-        "status": "ok" if ready else "unavailable",
-        "checks": checks,
-        "seconds": round(time.monotonic() - started, 3),
-    }
+    body = {"status": "ok" if ready else "unavailable"}
+    if _may_see_details(request):
+        body["checks"] = checks
+        body["seconds"] = round(time.monotonic() - started, 3)
     return JsonResponse(body, status=200 if ready else 503)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.test import Client
 from redis import Redis
 from rq import Queue, Worker
 
@@ -50,3 +51,21 @@ def test_readyz_with_redis_down_is_503_and_fast(client, monkeypatch):
     assert time.monotonic() - started < 3
     assert response.status_code == 503
     assert response.json()["checks"]["redis"]["ok"] is False
+
+
+def test_readyz_details_only_for_the_operator(settings, queue):
+    """The status is public; errors, queue depth and worker counts are not."""
+    settings.STUDIO_READYZ_TOKEN = "operator-secret-token"
+    public = Client(REMOTE_ADDR="203.0.113.9").get("/readyz")
+    assert set(public.json()) == {"status"}
+    # Through the proxy from this machine is not "local".
+    proxied = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.9")
+    assert set(proxied.get("/readyz").json()) == {"status"}
+    wrong = Client(REMOTE_ADDR="203.0.113.9", HTTP_AUTHORIZATION="Bearer nope")
+    assert set(wrong.get("/readyz").json()) == {"status"}
+    operator = Client(
+        REMOTE_ADDR="203.0.113.9", HTTP_AUTHORIZATION="Bearer operator-secret-token"
+    )
+    assert "checks" in operator.get("/readyz").json()
+    local = Client(REMOTE_ADDR="127.0.0.1").get("/readyz").json()
+    assert "workers" in local["checks"]
