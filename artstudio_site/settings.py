@@ -270,6 +270,8 @@ STUDIO_PREVIEW_DECODES = env_int("STUDIO_PREVIEW_DECODES", 2, minimum=1)
 STUDIO_UPLOAD_RATE = env_int("STUDIO_UPLOAD_RATE", 30, minimum=1)
 # Accounts created per client address per hour.
 STUDIO_SIGNUP_RATE = env_int("STUDIO_SIGNUP_RATE", 5, minimum=1)
+# "Retry" clicks on failed artworks per user per minute.
+STUDIO_RETRY_RATE = env_int("STUDIO_RETRY_RATE", 10, minimum=1)
 # "Forgot password" requests per client address per minute.
 STUDIO_PASSWORD_RESET_RATE = env_int("STUDIO_PASSWORD_RESET_RATE", 5, minimum=1)
 

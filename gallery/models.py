@@ -237,6 +237,11 @@ class Artwork(models.Model):
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
 
+    @property
+    def retries_left(self) -> bool:
+        """May the owner ask for another try (STUDIO_JOB_MAX_ATTEMPTS)?"""
+        return self.attempts < settings.STUDIO_JOB_MAX_ATTEMPTS
+
     def file(self, kind: str):
         """The stored file of this kind: the photo's ``original``, or the
         artwork's ``result`` or ``thumbnail`` (an empty FieldFile until it is

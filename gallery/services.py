@@ -14,6 +14,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -153,16 +154,27 @@ def artwork_retry(artwork: Artwork) -> bool:
 
     The row goes back to queued in one conditional UPDATE, so two clicks on
     "retry" enqueue one job, and a done artwork is never reset. The attempt
-    counter starts again because the owner asked for a fresh try.
+    counter is kept: an artwork is started at most STUDIO_JOB_MAX_ATTEMPTS
+    times in all, so one poisoned photo cannot be retried into worker
+    out-of-memory kills forever (``limits.UploadRefused``, 409, past that).
     """
+    if not artwork.retries_left:
+        raise limits.UploadRefused(
+            gettext(
+                "This artwork failed too many times to try again. Upload the "
+                "photo again, perhaps smaller, or choose other settings."
+            ),
+            status=409,
+        )
     with transaction.atomic():
         changed = Artwork.objects.filter(
-            pk=artwork.pk, status=Artwork.Status.FAILED
+            pk=artwork.pk,
+            status=Artwork.Status.FAILED,
+            attempts__lt=settings.STUDIO_JOB_MAX_ATTEMPTS,
         ).update(
             status=Artwork.Status.QUEUED,
             error="",
             job_id="",
-            attempts=0,
             queued_at=timezone.now(),
             started_at=None,
             finished_at=None,

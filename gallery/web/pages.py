@@ -204,7 +204,19 @@ def artwork_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def artwork_retry(request: HttpRequest, pk: int) -> HttpResponse:
     """Queue a failed artwork again (the retry button)."""
     artwork = _get_artwork_for_user(request, pk)
-    retried = services.artwork_retry(artwork)
+    retry_after = limits.hit("retry", request.user.pk, settings.STUDIO_RETRY_RATE)
+    if retry_after is not None:
+        message = _("Too many retries. Please wait %(seconds)d seconds.") % {
+            "seconds": retry_after
+        }
+        return refused(request, message, status=429, retry_after=retry_after)
+    try:
+        retried = services.artwork_retry(artwork)
+    except limits.UploadRefused as refusal:
+        if wants_json(request):
+            return json_error(refusal.message, status=refusal.status)
+        messages.error(request, refusal.message)
+        return redirect(artwork)
     if wants_json(request):
         if not retried:
             return json_error(_("Only a failed artwork can be retried."), status=409)

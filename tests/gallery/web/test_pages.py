@@ -415,3 +415,37 @@ def test_signup_is_rate_limited_per_address(settings, django_user_model):
     assert not django_user_model.objects.filter(username="farm3").exists()
     # Another network is not affected.
     assert sign_up("elsewhere", "203.0.113.7").status_code == 302
+
+
+def test_retry_keeps_the_attempt_count_and_stops_at_the_maximum(
+    owner, owner_client, queue, settings
+):
+    """Retrying reset the attempt count, so a photo that kills its worker
+    could be retried into out-of-memory kills forever."""
+    settings.STUDIO_JOB_MAX_ATTEMPTS = 2
+    (artwork,) = create_artworks(owner)
+    url = reverse("gallery:artwork_retry", args=[artwork.pk])
+    Artwork.objects.filter(pk=artwork.pk).update(attempts=1)
+    jobs.fail_for_job(artwork.pk, None, "The worker stopped")
+    assert owner_client.post(url, HTTP_ACCEPT="application/json").status_code == 202
+    artwork.refresh_from_db()
+    assert artwork.attempts == 1  # kept, not reset
+    Artwork.objects.filter(pk=artwork.pk).update(attempts=2)
+    jobs.fail_for_job(artwork.pk, None, "The worker stopped")
+    refused = owner_client.post(url, HTTP_ACCEPT="application/json")
+    assert refused.status_code == 409 and "too many times" in refused.json()["error"]
+    artwork.refresh_from_db()
+    assert artwork.status == "failed"
+    assert url not in owner_client.get(artwork.get_absolute_url()).content.decode()
+
+
+def test_retry_is_rate_limited(
+    owner, owner_client, queue, settings, steady_rate_window
+):
+    settings.STUDIO_RETRY_RATE = 2
+    (artwork,) = create_artworks(owner)
+    url = reverse("gallery:artwork_retry", args=[artwork.pk])
+    for _ in range(2):
+        assert owner_client.post(url, HTTP_ACCEPT="application/json").status_code == 409
+    limited = owner_client.post(url, HTTP_ACCEPT="application/json")
+    assert limited.status_code == 429 and int(limited["Retry-After"]) > 0
