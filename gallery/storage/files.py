@@ -80,16 +80,23 @@ def delete_unreferenced(names: Iterable[str], *, using: str = DEFAULT_DB_ALIAS) 
     if not names:
         return 0
     keep = referenced_names(names, using=using)
-    deleted = 0
-    for name in sorted(names - keep):
-        try:
-            default_storage.delete(name)
-        except OSError as exc:
-            # The row is gone already; cleanup_media --orphans retries later.
-            logger.warning("could not delete %s: %s", name, exc)
-        else:
-            deleted += 1
-    return deleted
+    return sum(delete_quietly(name) for name in sorted(names - keep))
+
+
+def delete_quietly(name: str) -> bool:
+    """Delete one stored file; False (and a warning) when storage refuses.
+
+    Any error counts, not only OSError: object storage raises its client's
+    own (botocore's ClientError, EndpointConnectionError...). The row is gone
+    already, the rest of a batch must still go, and cleanup_media --orphans
+    retries the file later; an after-commit delete must never become a 500.
+    """
+    try:
+        default_storage.delete(name)
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        logger.warning("could not delete %s: %s", name, exc)
+        return False
+    return True
 
 
 def _flush(using: str) -> None:

@@ -37,7 +37,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
@@ -254,6 +254,9 @@ def purge_failed(
 
 
 def _walk(storage, folder: str) -> Iterator[str]:
+    if isinstance(storage, FileSystemStorage):
+        yield from _walk_local(Path(storage.location), folder)
+        return
     try:
         dirs, names = storage.listdir(folder)
     except FileNotFoundError:
@@ -262,6 +265,30 @@ def _walk(storage, folder: str) -> Iterator[str]:
         yield f"{folder}/{name}"
     for sub in sorted(dirs):
         yield from _walk(storage, f"{folder}/{sub}")
+
+
+def _walk_local(root: Path, folder: str) -> Iterator[str]:
+    """Regular files under ``root/folder``, never through a symbolic link.
+
+    The storage API's listdir follows links, so a link planted in a media
+    folder (by mistake, or by anyone who can write there) would have led the
+    orphan sweep to delete files anywhere on the machine. Links are skipped,
+    and every directory must resolve inside the media root.
+    """
+    real_root = root.resolve()
+    directory = root / folder
+    try:
+        if not directory.resolve().is_relative_to(real_root):
+            return
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for entry in entries:
+        if entry.is_file(follow_symlinks=False):
+            yield f"{folder}/{entry.name}"
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk_local(root, f"{folder}/{entry.name}")
 
 
 def _chunks(names: Iterator[str], size: int) -> Iterator[list[str]]:
@@ -301,7 +328,7 @@ def purge_orphan_files(
                 result.files += 1
                 result.bytes += size
                 if not dry_run:
-                    storage.delete(name)
+                    files.delete_quietly(name)
     return result
 
 

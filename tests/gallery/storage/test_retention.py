@@ -284,7 +284,8 @@ def test_failure_midway_exits_non_zero(monkeypatch, scene):
     def broken(*args, **kwargs):
         raise OSError("storage unreachable")
 
-    monkeypatch.setattr(FileSystemStorage, "listdir", broken)
+    # The local walk lists folders itself (it must not follow links).
+    monkeypatch.setattr(retention.os, "scandir", broken)
     with pytest.raises(CommandError, match="storage unreachable"):
         cleanup("--orphans")
 
@@ -330,3 +331,53 @@ def test_sparse_rows_across_batches(owner, media_root):
     assert real[0].startswith("rows: deleted 4 photo(s), 6 artwork(s)"), real
     assert Photo.objects.count() == 5
     assert Artwork.objects.filter(status=Artwork.Status.QUEUED).count() == 3
+
+
+def test_the_orphan_sweep_never_follows_a_symbolic_link(media_root, tmp_path):
+    """listdir follows links: a link planted in a media folder led the sweep
+    to delete files anywhere on the machine."""
+    outside = tmp_path / "elsewhere"
+    (outside / "deep").mkdir(parents=True)
+    precious = [outside / "keep.jpg", outside / "deep" / "keep.jpg"]
+    for path in precious:
+        path.write_bytes(b"precious")
+        old = path.stat().st_mtime - 7 * 24 * 3600
+        os.utime(path, (old, old))
+    (media_root / "results").mkdir(exist_ok=True)
+    (media_root / "results" / "linked-dir").symlink_to(
+        outside, target_is_directory=True
+    )
+    (media_root / "originals" / "ab").mkdir(parents=True, exist_ok=True)
+    (media_root / "originals" / "ab" / "linked.jpg").symlink_to(precious[0])
+    stray = default_storage.save("originals/ab/stray.jpg", ContentFile(b"s"))
+    age_file(media_root, stray, hours=2)
+    cleanup("--orphans")
+    assert all(path.read_bytes() == b"precious" for path in precious)
+    assert (media_root / "originals" / "ab" / "linked.jpg").is_symlink()
+    assert not default_storage.exists(stray)  # real orphans still go
+
+
+def test_a_storage_error_on_delete_leaves_the_rest_of_the_batch_going(
+    owner, media_root, monkeypatch
+):
+    """Object storage raises its own errors (botocore's ClientError is not an
+    OSError): after commit that was a 500 and the rest of the batch stayed."""
+    from botocore.exceptions import ClientError
+
+    artworks = [make_artwork(make_photo(owner)) for _ in range(3)]
+    broken = artworks[0].result.name
+    real_delete = FileSystemStorage.delete
+
+    def delete(self, name):
+        if name == broken:
+            raise ClientError(
+                {"Error": {"Code": "503", "Message": "Slow Down"}}, "DeleteObject"
+            )
+        return real_delete(self, name)
+
+    monkeypatch.setattr(FileSystemStorage, "delete", delete)
+    Artwork.objects.filter(pk__in=[a.pk for a in artworks]).delete()
+    left = all_file_names(media_root)
+    assert broken in left
+    for artwork in artworks[1:]:
+        assert artwork.result.name not in left and artwork.thumbnail.name not in left
