@@ -1,10 +1,26 @@
 from __future__ import annotations
 
+import django_rq.urls
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.contrib.auth.decorators import user_passes_test
+from django.urls import URLPattern, include, path
 
 from gallery.web import account, health, pages
+
+
+def _superusers_only(patterns: list[URLPattern]) -> list[URLPattern]:
+    """django-rq's pages let any staff user empty queues, requeue or delete
+    jobs and read job arguments: they are for superusers only (moderators
+    are staff too). Others are sent to the admin login."""
+    check = user_passes_test(
+        lambda user: user.is_active and user.is_superuser, login_url="admin:login"
+    )
+    return [
+        URLPattern(p.pattern, check(p.callback), p.default_args, p.name)
+        for p in patterns
+    ]
+
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -34,7 +50,13 @@ urlpatterns = [
         auth_views.PasswordResetCompleteView.as_view(),
         name="password_reset_complete",
     ),
-    path("admin/rq/", include("django_rq.urls")),
+    path(
+        "admin/rq/",
+        include(
+            (_superusers_only(django_rq.urls.urlpatterns), "django_rq"),
+            namespace="django_rq",
+        ),
+    ),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("gallery.web.urls")),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.models import CHANGE, DELETION, LogEntry
+from django.test import Client
 from django.urls import reverse
 
 from gallery.models import Artwork, Photo, Profile, Report
@@ -254,3 +255,17 @@ def test_quota_override_is_editable_in_the_admin(admin_client, other):
     )
     assert response.status_code == 302
     assert Profile.objects.get(user=other).max_photos == 3
+
+
+@pytest.mark.parametrize(
+    "path", ["/admin/rq/", "/admin/rq/queues/0/", "/admin/rq/workers/0/"]
+)
+def test_rq_pages_are_for_superusers_only(path, django_user_model, admin_client):
+    moderator = django_user_model.objects.create_user(
+        "mod", password="a-long-test-password-42", is_staff=True
+    )
+    staff = Client()
+    staff.force_login(moderator)
+    response = staff.get(path)
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert admin_client.get(path).status_code == 200
