@@ -272,6 +272,10 @@ STUDIO_UPLOAD_RATE = env_int("STUDIO_UPLOAD_RATE", 30, minimum=1)
 STUDIO_SIGNUP_RATE = env_int("STUDIO_SIGNUP_RATE", 5, minimum=1)
 # "Retry" clicks on failed artworks per user per minute.
 STUDIO_RETRY_RATE = env_int("STUDIO_RETRY_RATE", 10, minimum=1)
+# Media requests (pages' thumbnails, downloads, shared files) per client
+# address per minute, and full-size format conversions (stored once each).
+STUDIO_MEDIA_RATE = env_int("STUDIO_MEDIA_RATE", 600, minimum=1)
+STUDIO_CONVERT_RATE = env_int("STUDIO_CONVERT_RATE", 6, minimum=1)
 # "Forgot password" requests per client address per minute.
 STUDIO_PASSWORD_RESET_RATE = env_int("STUDIO_PASSWORD_RESET_RATE", 5, minimum=1)
 

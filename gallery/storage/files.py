@@ -17,12 +17,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable
+from pathlib import PurePosixPath
 
 from django.core.files.storage import default_storage
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models.signals import post_delete
 
 from gallery.models import Artwork, Photo
+from processing import formats
 
 logger = logging.getLogger(__name__)
 
@@ -43,11 +45,45 @@ def _pending_names(using: str) -> set[str]:
     return buckets.setdefault(using, set())
 
 
+# A result converted for download (``?format=png``) is stored once beside it,
+# under the same name with the format's suffix; it lives and dies with it.
+CONVERTED_SUFFIXES = tuple(
+    f.suffix for f in formats.FORMATS if f.encodable and f.suffix != ".jpg"
+)
+
+
+def converted_name(result_name: str, suffix: str) -> str:
+    """Where the copy of a (JPEG) result in another format is stored."""
+    return str(PurePosixPath(result_name).with_suffix(suffix))
+
+
+def converted_names(name: str) -> list[str]:
+    """Every converted copy a stored result may have."""
+    if not name.startswith("results/") or not name.endswith(".jpg"):
+        return []
+    return [converted_name(name, suffix) for suffix in CONVERTED_SUFFIXES]
+
+
+def _source_of(name: str) -> str | None:
+    """The result a converted copy was made from, or None."""
+    path = PurePosixPath(name)
+    if name.startswith("results/") and path.suffix in CONVERTED_SUFFIXES:
+        return str(path.with_suffix(".jpg"))
+    return None
+
+
 def referenced_names(
     names: Iterable[str], *, using: str = DEFAULT_DB_ALIAS
 ) -> set[str]:
-    """The subset of ``names`` that some Photo or Artwork row still points at."""
+    """The subset of ``names`` that some Photo or Artwork row still points at
+    (a converted copy counts as referenced while its result is)."""
     names = [name for name in names if name]
+    sources = {name: _source_of(name) for name in names}
+    direct = _referenced([*names, *filter(None, sources.values())], using=using)
+    return {name for name in names if name in direct or sources[name] in direct}
+
+
+def _referenced(names: list[str], *, using: str) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(names), _CHUNK):
         chunk = names[start : start + _CHUNK]
@@ -80,7 +116,12 @@ def delete_unreferenced(names: Iterable[str], *, using: str = DEFAULT_DB_ALIAS) 
     if not names:
         return 0
     keep = referenced_names(names, using=using)
-    return sum(delete_quietly(name) for name in sorted(names - keep))
+    gone = sorted(names - keep)
+    for name in gone:  # a result's converted copies go with it
+        for copy in converted_names(name):
+            if default_storage.exists(copy):
+                delete_quietly(copy)
+    return sum(delete_quietly(name) for name in gone)
 
 
 def delete_quietly(name: str) -> bool:

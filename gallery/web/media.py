@@ -9,7 +9,6 @@ short-lived signed URL. Content types come from the format table
 
 from __future__ import annotations
 
-import io
 from pathlib import PurePosixPath
 
 from django.conf import settings
@@ -20,9 +19,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 import processing
-from gallery import preview, sharing
+from gallery import limits, preview, sharing
 from gallery.models import FILE_KINDS, Artwork
-from gallery.web.refusals import json_error
+from gallery.storage import conversions
+from gallery.web.refusals import json_error, refused
 from processing import formats
 
 #: ``?format=`` choices for a full-size result download.
@@ -43,20 +43,23 @@ def file_response(
     filename: str | None = None,
     download: bool = False,
     cache_seconds: int = 3600,
+    name: str | None = None,
 ) -> FileResponse:
-    """Stream a stored file (already access-checked) with its content type.
+    """Stream a stored file (already access-checked) with its content type:
+    the field's own, or the file ``name`` in the field's storage.
 
     404 when the row has no file or storage lost it.
     """
     if not field:
         raise Http404("Not rendered yet.")
+    name = name or field.name
     try:
-        handle = field.open("rb")
+        handle = field.storage.open(name, "rb")
     except FileNotFoundError:
         raise Http404("The file is missing.") from None
     response = FileResponse(
         handle,
-        content_type=formats.content_type(PurePosixPath(field.name).suffix),
+        content_type=formats.content_type(PurePosixPath(name).suffix),
         as_attachment=download,
         filename=filename,
     )
@@ -69,24 +72,8 @@ def _download_name(artwork: Artwork, kind: str, suffix: str) -> str:
     return f"artwork-{artwork.pk}-{label}{suffix}"
 
 
-def _converted_result(field, fmt: formats.ImageFormat) -> io.BytesIO:
-    """The full-size result re-encoded in ``fmt``."""
-    with field.open("rb") as handle:
-        data = handle.read()
-    # The result was rendered from at most STUDIO_WORK_PIXELS, so decoding it
-    # with that budget never shrinks it.
-    image = processing.decode(
-        data,
-        max_pixels=settings.STUDIO_MAX_PIXELS,
-        work_pixels=settings.STUDIO_MAX_PIXELS,
-    )
-    return io.BytesIO(
-        processing.encode(image, fmt.slug, settings.STUDIO_RESULT_QUALITY)
-    )
-
-
 def _signed_media_redirect(
-    artwork: Artwork, kind: str, field, *, download: bool
+    artwork: Artwork, kind: str, field, *, download: bool, name: str | None = None
 ) -> HttpResponse:
     """Send the (already access-checked) viewer to a short-lived signed URL.
 
@@ -94,10 +81,11 @@ def _signed_media_redirect(
     and the signature covers the response headers set here, so it cannot be
     edited into serving something else.
     """
-    suffix = PurePosixPath(field.name).suffix.lower()
+    name = name or field.name
+    suffix = PurePosixPath(name).suffix.lower()
     disposition = "attachment" if download else "inline"
     url = field.storage.url(
-        field.name,
+        name,
         parameters={
             "ResponseContentType": formats.content_type(suffix),
             "ResponseContentDisposition": (
@@ -116,11 +104,16 @@ def _signed_media_redirect(
 def artwork_media(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     """Serve a stored file after the same access check as the artwork page.
 
-    ``?format=jpeg|png|webp`` on a result converts it at full size for
-    download; ``?download=1`` asks the browser to save it.
+    ``?format=jpeg|png|webp`` on a result gives it at full size in that
+    format (converted once, then stored); ``?download=1`` asks the browser
+    to save it. Every client has a per-minute budget of media requests
+    (STUDIO_MEDIA_RATE) and of conversions (STUDIO_CONVERT_RATE).
     """
     if kind not in FILE_KINDS:
         raise Http404("No such file.")
+    refusal = _over_media_budget(request)
+    if refusal is not None:
+        return refusal
     slug = request.GET.get("format", "")
     fmt = DOWNLOAD_FORMATS.get(slug) if slug else None
     if slug and (kind != "result" or fmt is None):
@@ -142,27 +135,49 @@ def artwork_media(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     if not field:
         raise Http404("Not rendered yet.")
     download = request.GET.get("download") == "1"
-    if settings.STUDIO_STORAGE == "s3" and fmt is None:
-        return _signed_media_redirect(artwork, kind, field, download=download)
-    if fmt is None or fmt.slug == "jpeg":  # results are stored as JPEG
-        suffix = PurePosixPath(field.name).suffix.lower()
-        return file_response(
-            field,
-            filename=_download_name(artwork, kind, suffix),
-            download=download,
+    name = field.name
+    if fmt is not None and fmt.slug != "jpeg":  # results are stored as JPEG
+        name = conversions.stored_copy(field, fmt) or ""
+        if not name:
+            retry_after = limits.hit(
+                "convert", request.client_ip, settings.STUDIO_CONVERT_RATE
+            )
+            if retry_after is not None:
+                return _too_many(request, retry_after)
+            try:
+                name = conversions.convert(field, fmt)
+            except conversions.ConversionBusy:
+                return json_error(
+                    _("This download is being prepared; try again in a moment."),
+                    "format",
+                    status=503,
+                    retry_after=2,
+                )
+            except FileNotFoundError:
+                raise Http404("The file is missing.") from None
+    if settings.STUDIO_STORAGE == "s3":
+        return _signed_media_redirect(
+            artwork, kind, field, download=download, name=name
         )
-    try:
-        converted = _converted_result(field, fmt)
-    except FileNotFoundError:
-        raise Http404("The file is missing.") from None
-    response = FileResponse(
-        converted,
-        content_type=fmt.mime,
-        as_attachment=download,
-        filename=_download_name(artwork, kind, fmt.suffix),
+    suffix = PurePosixPath(name).suffix.lower()
+    return file_response(
+        field,
+        name=name,
+        filename=_download_name(artwork, kind, suffix),
+        download=download,
     )
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+
+
+def _too_many(request: HttpRequest, retry_after: int) -> HttpResponse:
+    message = _("Too many requests. Please wait %(seconds)d seconds.") % {
+        "seconds": retry_after
+    }
+    return refused(request, message, status=429, retry_after=retry_after)
+
+
+def _over_media_budget(request: HttpRequest) -> HttpResponse | None:
+    retry_after = limits.hit("media", request.client_ip, settings.STUDIO_MEDIA_RATE)
+    return None if retry_after is None else _too_many(request, retry_after)
 
 
 @require_GET
@@ -173,6 +188,9 @@ def shared_media(request: HttpRequest, signed: str) -> HttpResponse:
     The link behind the signature is checked on every request: a revoked or
     expired link, or a hidden or deleted artwork, answers 404 at once.
     """
+    refusal = _over_media_budget(request)
+    if refusal is not None:
+        return refusal
     found = sharing.link_for_media_signature(signed)
     if found is None:
         raise Http404("No such file.")
