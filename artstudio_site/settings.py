@@ -255,6 +255,9 @@ STUDIO_MAX_UNFINISHED_PER_USER = env_int(
     "STUDIO_MAX_UNFINISHED_PER_USER", 20, minimum=1
 )
 STUDIO_MAX_QUEUE_DEPTH = env_int("STUDIO_MAX_QUEUE_DEPTH", 500, minimum=1)
+# The fair queue: each user's artworks go onto the render queue this many at
+# a time; the next one goes on as one finishes (gallery/pipeline/queue.py).
+STUDIO_QUEUE_SHARE = env_int("STUDIO_QUEUE_SHARE", 2, minimum=1)
 # /readyz thresholds.
 STUDIO_READY_MAX_QUEUE_AGE = env_int("STUDIO_READY_MAX_QUEUE_AGE", 900, minimum=1)
 STUDIO_READY_MIN_FREE_MB = env_int("STUDIO_READY_MIN_FREE_MB", 500, minimum=0)

@@ -26,7 +26,7 @@ import processing
 from gallery import limits
 from gallery.models import Artwork, Photo, Report
 from gallery.pipeline import dedup
-from gallery.pipeline.queue import enqueue_render
+from gallery.pipeline.queue import enqueue_waiting
 from gallery.storage import files
 from processing import formats
 
@@ -126,9 +126,8 @@ def _queue_artworks(photo: Photo, owner, recipes: list[Recipe]) -> list[Artwork]
         )
         for recipe in recipes
     ]
-    for artwork in artworks:
-        if artwork.status == Artwork.Status.QUEUED:
-            transaction.on_commit(lambda pk=artwork.pk: enqueue_render(pk))
+    if any(a.status == Artwork.Status.QUEUED for a in artworks):
+        transaction.on_commit(lambda: enqueue_waiting(owner.pk))
     return artworks
 
 
@@ -180,7 +179,7 @@ def artwork_retry(artwork: Artwork) -> bool:
             finished_at=None,
         )
         if changed:
-            transaction.on_commit(lambda: enqueue_render(artwork.pk))
+            transaction.on_commit(lambda: enqueue_waiting(artwork.owner_id))
     if changed:
         artwork.refresh_from_db()
     return bool(changed)
@@ -285,6 +284,6 @@ def artwork_rerender(artwork: Artwork) -> bool:
             finished_at=None,
         )
         files.delete_unreferenced_on_commit(old_names)
-        transaction.on_commit(lambda: enqueue_render(row.pk))
+        transaction.on_commit(lambda: enqueue_waiting(row.owner_id))
     artwork.refresh_from_db()
     return True

@@ -5,14 +5,16 @@ through ``gallery.services``.
 Fault handling, in one place:
 
 - every render job carries a timeout (``STUDIO_JOB_TIMEOUT``), a bounded
-  ``Retry`` and failure/stopped callbacks (``render_job_options``);
+  ``Retry`` and failure/stopped callbacks (``queue.render_job_options``);
 - only transient faults (database, Redis or storage connection errors, a lost
   worker) are retried, with growing delays; a bad image or a bug fails once,
   with a reason the owner can read;
 - every row change is a compare-and-set on an unfinished row *that still
   belongs to this job*, so a late callback (RQ's "abandoned job" cleanup, a
   retry that lost the race) can never flip a finished artwork or steal a row
-  another job owns.
+  another job owns;
+- an artwork that ends (done, reused, failed) lets its owner's next waiting
+  one onto the queue (``queue.enqueue_waiting``: the fair queue).
 """
 
 from __future__ import annotations
@@ -29,14 +31,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from rq import Callback, Retry, get_current_job
+from rq import get_current_job
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
 import processing
 from gallery.models import Artwork
-from gallery.pipeline import dedup, proxy
+from gallery.pipeline import dedup, proxy, queue
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +58,7 @@ TRANSIENT_GAVE_UP = _(
 #: (queued while Redis was away, until the sweeper enqueues it).
 STAGES = {
     "queued": _("Waiting in the queue"),
-    "waiting": _("Waiting for a worker"),
+    "waiting": _("Waiting its turn"),
     "processing": _("Processing"),
     "decoding": _("Reading the photo"),
     "rendering": _("Painting"),
@@ -91,26 +93,6 @@ except ImportError:  # local storage only
 def is_transient(exc: BaseException | None) -> bool:
     """True for faults worth retrying: the artwork itself is fine."""
     return isinstance(exc, (*TRANSIENT_ERRORS, AbandonedJobError))
-
-
-def retry_delays() -> list[int]:
-    return list(settings.STUDIO_JOB_RETRY_DELAYS) or [0]
-
-
-def render_job_options() -> dict:
-    """The enqueue options every render job gets (see the module docstring)."""
-    options: dict = {
-        "job_timeout": settings.STUDIO_JOB_TIMEOUT,
-        "on_failure": Callback(on_render_failure),
-        "on_stopped": Callback(on_render_stopped),
-        "result_ttl": 3600,
-        "failure_ttl": 7 * 24 * 3600,
-    }
-    if settings.STUDIO_JOB_RETRIES > 0:
-        options["retry"] = Retry(
-            max=settings.STUDIO_JOB_RETRIES, interval=retry_delays()
-        )
-    return options
 
 
 # Row changes owned by one job ------------------------------------------------
@@ -184,7 +166,7 @@ def settle_failed_job(job: Job, exc: BaseException | None, *, killed: bool) -> s
         return "ignored"
     artwork = (
         Artwork.objects.filter(pk=artwork_id)
-        .only("status", "job_id", "attempts")
+        .only("status", "job_id", "attempts", "owner_id")
         .first()
     )
     if (
@@ -209,6 +191,7 @@ def settle_failed_job(job: Job, exc: BaseException | None, *, killed: bool) -> s
     else:
         reason = UNEXPECTED_ERROR
     fail_for_job(artwork_id, job.id, reason)
+    release_next(artwork.owner_id)
     return "failed"
 
 
@@ -252,11 +235,29 @@ def render_artwork(artwork_id: int) -> str:
     alone; an identical finished recipe is reused instead of rendered; a bad
     image fails the artwork with a reason the user understands (no retry).
     Transient faults propagate so that RQ retries the job (see
-    ``on_render_failure``).
+    ``on_render_failure``). Whatever happened, the owner's next waiting
+    artwork then takes this one's place on the queue.
     """
     artwork = Artwork.objects.select_related("photo").filter(pk=artwork_id).first()
     if artwork is None:
         return "missing"
+    try:
+        return _render_artwork(artwork)
+    finally:
+        release_next(artwork.owner_id)
+
+
+def release_next(owner_id: int) -> None:
+    """Let the owner's next waiting artwork onto the queue. Never raises: a
+    job's own outcome must not be masked; the sweeper catches up."""
+    try:
+        queue.enqueue_waiting(owner_id)
+    except Exception:  # noqa: BLE001 - see the docstring
+        logger.warning("could not release the next artwork", exc_info=True)
+
+
+def _render_artwork(artwork: Artwork) -> str:
+    artwork_id = artwork.pk
     if artwork.is_finished:
         return artwork.status
     job = get_current_job()

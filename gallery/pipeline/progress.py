@@ -7,6 +7,7 @@ import logging
 import statistics
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 from redis.exceptions import RedisError
@@ -93,8 +94,9 @@ def artwork_progress(artwork: Artwork) -> dict:
         return _state("failed", 100)
     if artwork.status == Artwork.Status.QUEUED:
         if not artwork.job_id:
-            # Redis was down at upload time: the sweeper enqueues it later.
-            return _state("waiting", 0)
+            # Waiting for its owner's earlier artworks (the fair queue), or
+            # for Redis to come back (the sweeper enqueues it then).
+            return _waiting_state(artwork)
         state = _state("queued", 0)
         try:
             position = get_queue().get_job_position(artwork.job_id)
@@ -124,6 +126,21 @@ def artwork_progress(artwork: Artwork) -> dict:
     )
     state["queue_position"] = 0
     state["eta_seconds"] = max(1, round(recent_job_seconds() - elapsed))
+    return state
+
+
+def _waiting_state(artwork: Artwork) -> dict:
+    """ETA of an artwork waiting its turn: the owner's artworks ahead of it
+    go onto the queue STUDIO_QUEUE_SHARE at a time."""
+    state = _state("waiting", 0)
+    ahead = (
+        Artwork.objects.filter(owner_id=artwork.owner_id)
+        .unfinished()
+        .filter(pk__lt=artwork.pk)
+        .count()
+    )
+    share = settings.STUDIO_QUEUE_SHARE
+    state["eta_seconds"] = round(recent_job_seconds() * (ahead // share + 1))
     return state
 
 

@@ -1,9 +1,19 @@
-"""The render queue: its connection, its handle, and putting a job on it.
+"""The render queue: its connection, its handle, and putting jobs on it.
 
-Services enqueue here, never through rq or django-rq directly, so that every
-render job carries the same options (timeout, bounded retry, failure
-callbacks: ``jobs.render_job_options``) and a Redis outage at upload time is
-handled in one place.
+Services and jobs enqueue here, never through rq or django-rq directly, so
+that every render job carries the same options (timeout, bounded retry,
+failure callbacks: :func:`render_job_options`) and a Redis outage at upload
+time is handled in one place.
+
+The queue is fair: a user's artworks go onto the queue at most
+``STUDIO_QUEUE_SHARE`` at a time, and each one finished (done, failed or
+reused) lets that user's next one on (:func:`enqueue_waiting`). The others
+wait as queued rows without a job. So one user's backlog of hundreds never
+delays another user's first artwork by more than about that many job
+lengths: the queue holds a few of each user's, in the order they came.
+
+Job functions are named by their dotted path: the job module enqueues the
+next artwork itself, so this module must not import it.
 """
 
 from __future__ import annotations
@@ -14,11 +24,11 @@ import uuid
 
 import django_rq
 from django.conf import settings
+from django.db.models import Q
 from redis.exceptions import RedisError
-from rq import Queue
+from rq import Callback, Queue, Retry
 
 from gallery.models import Artwork
-from gallery.pipeline.jobs import render_artwork, render_job_options
 
 logger = logging.getLogger(__name__)
 
@@ -45,17 +55,37 @@ def get_queue() -> Queue:
     return queue
 
 
-def enqueue_render(artwork_id: int) -> str | None:
-    """Put the render job for an artwork on the queue; return the job id.
+RENDER_JOB = "gallery.pipeline.jobs.render_artwork"
 
-    When Redis cannot be reached the artwork simply stays queued without a
-    job id; ``recover_jobs`` enqueues it once Redis is back, so the upload
-    never fails because of the queue.
-    """
-    job_id = f"artwork-{artwork_id}-{uuid.uuid4().hex[:12]}"
+
+def retry_delays() -> list[int]:
+    return list(settings.STUDIO_JOB_RETRY_DELAYS) or [0]
+
+
+def render_job_options() -> dict:
+    """The enqueue options every render job gets (see gallery.pipeline.jobs)."""
+    options: dict = {
+        "job_timeout": settings.STUDIO_JOB_TIMEOUT,
+        "on_failure": Callback("gallery.pipeline.jobs.on_render_failure"),
+        "on_stopped": Callback("gallery.pipeline.jobs.on_render_stopped"),
+        "result_ttl": 3600,
+        "failure_ttl": 7 * 24 * 3600,
+    }
+    if settings.STUDIO_JOB_RETRIES > 0:
+        options["retry"] = Retry(
+            max=settings.STUDIO_JOB_RETRIES, interval=retry_delays()
+        )
+    return options
+
+
+def _new_job_id(artwork_id: int) -> str:
+    return f"artwork-{artwork_id}-{uuid.uuid4().hex[:12]}"
+
+
+def _put(artwork_id: int, job_id: str) -> bool:
     try:
         get_queue().enqueue(
-            render_artwork,
+            RENDER_JOB,
             artwork_id,
             job_id=job_id,
             description=f"render artwork {artwork_id}",
@@ -63,8 +93,65 @@ def enqueue_render(artwork_id: int) -> str | None:
         )
     except RedisError as exc:
         logger.warning("could not enqueue artwork %s, will retry: %s", artwork_id, exc)
+        return False
+    return True
+
+
+def enqueue_render(artwork_id: int) -> str | None:
+    """Put the render job for an artwork on the queue now, whatever its
+    owner's share; return the job id.
+
+    When Redis cannot be reached the artwork simply stays queued without a
+    job id; ``recover_jobs`` enqueues it once Redis is back, so the upload
+    never fails because of the queue.
+    """
+    job_id = _new_job_id(artwork_id)
+    if not _put(artwork_id, job_id):
         return None
     Artwork.objects.filter(pk=artwork_id, status=Artwork.Status.QUEUED).update(
         job_id=job_id
     )
     return job_id
+
+
+def next_waiting(owner_id: int) -> list[int]:
+    """The owner's oldest waiting artworks (queued, no job) that fit in their
+    share (``STUDIO_QUEUE_SHARE`` queued or processing at once)."""
+    rows = Artwork.objects.filter(owner_id=owner_id)
+    live = rows.filter(
+        Q(status=Artwork.Status.PROCESSING)
+        | (Q(status=Artwork.Status.QUEUED) & ~Q(job_id=""))
+    ).count()
+    free = settings.STUDIO_QUEUE_SHARE - live
+    if free <= 0:
+        return []
+    return list(
+        rows.filter(status=Artwork.Status.QUEUED, job_id="")
+        .order_by("queued_at", "pk")
+        .values_list("pk", flat=True)[:free]
+    )
+
+
+def enqueue_waiting(owner_id: int) -> list[int]:
+    """Put the owner's oldest waiting artworks on the queue, up to their
+    share; return the ids that went on.
+
+    Each row is taken by a compare-and-set of its job id before it is
+    enqueued, so two callers at once never enqueue the same row; at worst the
+    share is passed by one for a moment. Safe to call any time: after an
+    upload, when a job ends, from the sweeper. A Redis outage leaves the rows
+    waiting for the sweeper.
+    """
+    enqueued = []
+    for artwork_id in next_waiting(owner_id):
+        job_id = _new_job_id(artwork_id)
+        taken = Artwork.objects.filter(
+            pk=artwork_id, status=Artwork.Status.QUEUED, job_id=""
+        ).update(job_id=job_id)
+        if not taken:
+            continue  # another caller took it
+        if not _put(artwork_id, job_id):
+            Artwork.objects.filter(pk=artwork_id, job_id=job_id).update(job_id="")
+            break
+        enqueued.append(artwork_id)
+    return enqueued

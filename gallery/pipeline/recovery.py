@@ -28,7 +28,7 @@ from rq.registry import clean_registries
 
 from gallery.models import Artwork
 from gallery.pipeline.jobs import WORKER_LOST, fail_for_job
-from gallery.pipeline.queue import enqueue_render, get_queue
+from gallery.pipeline.queue import enqueue_waiting, get_queue
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +146,7 @@ def _requeue_or_fail(artwork: Artwork, report: RecoveryReport, dry_run: bool) ->
         report.failed.append(artwork.pk)
         if not dry_run:
             fail_for_job(artwork.pk, None, str(WORKER_LOST))
+            enqueue_waiting(artwork.owner_id)
         return
     report.requeued.append(artwork.pk)
     if dry_run:
@@ -161,7 +162,7 @@ def _requeue_or_fail(artwork: Artwork, report: RecoveryReport, dry_run: bool) ->
         error="",
     )
     if changed:
-        enqueue_render(artwork.pk)
+        enqueue_waiting(artwork.owner_id)
 
 
 def recover_jobs(
@@ -200,7 +201,8 @@ def recover_jobs(
     queued = Artwork.objects.filter(status=Artwork.Status.QUEUED).filter(
         Q(queued_at__isnull=True) | Q(queued_at__lte=young)
     )
-    for artwork in queued.only("pk", "job_id").order_by("queued_at", "pk"):
+    without_job: dict[int, list[int]] = {}
+    for artwork in queued.only("pk", "job_id", "owner_id").order_by("queued_at", "pk"):
         job = _fetch(artwork.job_id, connection)
         if job is not None:
             status = job.get_status(refresh=False)
@@ -210,18 +212,32 @@ def recover_jobs(
                 job.worker_name, job.id, connection
             ):
                 continue  # started a moment ago, about to mark it processing
-        report.enqueued.append(artwork.pk)
+        if artwork.job_id and not dry_run:
+            # A job Redis lost, or one that ended: the row waits its turn.
+            Artwork.objects.filter(
+                pk=artwork.pk, status=Artwork.Status.QUEUED, job_id=artwork.job_id
+            ).update(job_id="")
+        without_job.setdefault(artwork.owner_id, []).append(artwork.pk)
+    # The fair queue: each owner's oldest waiting artworks, up to their share.
+    for owner_id, waiting in sorted(without_job.items()):
         if not dry_run:
-            enqueue_render(artwork.pk)
+            report.enqueued += enqueue_waiting(owner_id)
+            continue
+        running = Artwork.objects.filter(owner_id=owner_id).unfinished().count()
+        free = settings.STUDIO_QUEUE_SHARE - (running - len(waiting))
+        report.enqueued += waiting[: max(0, free)]
     deadline = now - timedelta(seconds=settings.STUDIO_JOB_TIMEOUT + grace_seconds)
     processing = Artwork.objects.filter(status=Artwork.Status.PROCESSING)
-    for artwork in processing.only("pk", "job_id", "started_at", "attempts"):
+    for artwork in processing.only(
+        "pk", "job_id", "started_at", "attempts", "owner_id"
+    ):
         job = _fetch(artwork.job_id, connection)
         too_old = artwork.started_at is not None and artwork.started_at < deadline
         if too_old:
             report.failed.append(artwork.pk)
             if not dry_run:
                 fail_for_job(artwork.pk, None, str(WORKER_LOST))
+                enqueue_waiting(artwork.owner_id)
         elif not _processing_job_alive(job, connection):
             _requeue_or_fail(artwork, report, dry_run)
     return report

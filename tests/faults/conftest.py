@@ -27,8 +27,7 @@ from PIL import Image
 import processing
 from artstudio_site.launcher import redis_server_binary
 from gallery.models import Artwork, Photo
-from gallery.pipeline.jobs import render_job_options
-from gallery.pipeline.queue import get_queue
+from gallery.pipeline.queue import get_queue, render_job_options
 from tests.conftest import photo_array
 
 REPO = Path(__file__).resolve().parents[2]

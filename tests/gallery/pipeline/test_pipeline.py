@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
-from rq import Worker
+from rq import SimpleWorker, Worker
 from rq.job import Job, JobStatus
 
 import processing
@@ -142,7 +142,10 @@ def test_status_json_has_queue_position_and_eta(owner_client, owner, queue):
     assert [b["queue_position"] for b in bodies] == [1, 2, None]
     assert all(isinstance(b["eta_seconds"], int) for b in bodies[:2])
     assert bodies[0]["eta_seconds"] <= bodies[1]["eta_seconds"]
-    assert bodies[2]["stage"] == "waiting" and bodies[2]["eta_seconds"] is None
+    # Waiting its turn (the fair queue): no place in the queue yet, but an
+    # estimate from the owner's artworks ahead of it.
+    assert bodies[2]["stage"] == "waiting"
+    assert bodies[2]["eta_seconds"] >= bodies[1]["eta_seconds"]
 
 
 def test_processing_status_reports_stage_from_job_meta(owner_client, owner, queue):
@@ -245,3 +248,34 @@ def test_dedup_never_reveals_another_users_upload(
     (again,) = create_artworks(owner, data=data)
     assert again.status == Artwork.Status.DONE
     assert again.result.name == first.result.name
+
+
+def test_one_users_backlog_does_not_hold_up_another_users_first_artwork(
+    owner, other, queue, settings
+):
+    """Issue 11, item 8: 25 accounts x 20 artworks filled the queue and
+    everyone else waited behind them. Raise the first user's cap to 200, fill
+    it, and a second user's upload finishes within a few job lengths while
+    the first user's backlog is still there."""
+    settings.STUDIO_MAX_UNFINISHED_PER_USER = 200
+    styles = tuple(processing.STYLES)
+    data = image_bytes(width=48, height=32)
+    backlog = []
+    while len(backlog) < 200:
+        backlog += create_artworks(owner, styles=styles, data=data)
+    assert queue.count == settings.STUDIO_QUEUE_SHARE  # the rest wait
+    (mine,) = create_artworks(other, styles=("pencil",), data=data)
+    worker = SimpleWorker([queue], connection=queue.connection)
+    jobs_run = 0
+    while Artwork.objects.get(pk=mine.pk).status != Artwork.Status.DONE:
+        assert worker.work(burst=True, max_jobs=1, logging_level="WARNING")
+        jobs_run += 1
+        assert jobs_run <= settings.STUDIO_QUEUE_SHARE + 1
+    still_waiting = Artwork.objects.filter(owner=owner).unfinished().count()
+    assert still_waiting >= len(backlog) - settings.STUDIO_QUEUE_SHARE - 1
+    # The backlog goes on, a share at a time, as each one ends.
+    waiting = Artwork.objects.filter(
+        owner=owner, status=Artwork.Status.QUEUED, job_id=""
+    )
+    assert waiting.count() == still_waiting - settings.STUDIO_QUEUE_SHARE
+    assert queue.count == settings.STUDIO_QUEUE_SHARE
