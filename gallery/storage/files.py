@@ -15,11 +15,12 @@ one deleted by a view, the admin or ``cleanup_media``.
 from __future__ import annotations
 
 import logging
+import os
 import threading
-from collections.abc import Iterable
-from pathlib import PurePosixPath
+from collections.abc import Iterable, Iterator
+from pathlib import Path, PurePosixPath
 
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models.signals import post_delete
 
@@ -159,6 +160,47 @@ def delete_unreferenced_on_commit(
         return
     _pending_names(using).update(names)
     transaction.on_commit(lambda: _flush(using), using=using)
+
+
+# Listing ------------------------------------------------------------------------
+
+
+def walk(storage, folder: str) -> Iterator[str]:
+    if isinstance(storage, FileSystemStorage):
+        yield from _walk_local(Path(storage.location), folder)
+        return
+    try:
+        dirs, names = storage.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in sorted(names):
+        yield f"{folder}/{name}"
+    for sub in sorted(dirs):
+        yield from walk(storage, f"{folder}/{sub}")
+
+
+def _walk_local(root: Path, folder: str) -> Iterator[str]:
+    """Regular files under ``root/folder``, never through a symbolic link.
+
+    The storage API's listdir follows links, so a link planted in a media
+    folder (by mistake, or by anyone who can write there) would have led the
+    orphan sweep to delete files anywhere on the machine. Links are skipped,
+    and every directory must resolve inside the media root.
+    """
+    real_root = root.resolve()
+    directory = root / folder
+    try:
+        if not directory.resolve().is_relative_to(real_root):
+            return
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for entry in entries:
+        if entry.is_file(follow_symlinks=False):
+            yield f"{folder}/{entry.name}"
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk_local(root, f"{folder}/{entry.name}")
 
 
 def _photo_deleted(sender, instance: Photo, using: str, **kwargs) -> None:

@@ -37,7 +37,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.core.files.storage import FileSystemStorage, default_storage
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
@@ -253,44 +253,6 @@ def purge_failed(
 # Files -------------------------------------------------------------------------
 
 
-def _walk(storage, folder: str) -> Iterator[str]:
-    if isinstance(storage, FileSystemStorage):
-        yield from _walk_local(Path(storage.location), folder)
-        return
-    try:
-        dirs, names = storage.listdir(folder)
-    except FileNotFoundError:
-        return
-    for name in sorted(names):
-        yield f"{folder}/{name}"
-    for sub in sorted(dirs):
-        yield from _walk(storage, f"{folder}/{sub}")
-
-
-def _walk_local(root: Path, folder: str) -> Iterator[str]:
-    """Regular files under ``root/folder``, never through a symbolic link.
-
-    The storage API's listdir follows links, so a link planted in a media
-    folder (by mistake, or by anyone who can write there) would have led the
-    orphan sweep to delete files anywhere on the machine. Links are skipped,
-    and every directory must resolve inside the media root.
-    """
-    real_root = root.resolve()
-    directory = root / folder
-    try:
-        if not directory.resolve().is_relative_to(real_root):
-            return
-        entries = sorted(os.scandir(directory), key=lambda e: e.name)
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    for entry in entries:
-        if entry.is_file(follow_symlinks=False):
-            yield f"{folder}/{entry.name}"
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            yield from _walk_local(root, f"{folder}/{entry.name}")
-
-
 def _chunks(names: Iterator[str], size: int) -> Iterator[list[str]]:
     chunk: list[str] = []
     for name in names:
@@ -314,7 +276,7 @@ def purge_orphan_files(
     storage = default_storage
     cutoff = timezone.now() - grace
     for folder in MEDIA_FOLDERS:
-        for names in _chunks(_walk(storage, folder), batch_size):
+        for names in _chunks(files.walk(storage, folder), batch_size):
             referenced = files.referenced_names(names)
             for name in names:
                 if name in referenced:

@@ -134,7 +134,7 @@ class PageWatch:
             ),
         )
         page.on("pageerror", lambda exc: self.problems.append(f"pageerror: {exc}"))
-        page.on("requestfailed", self._failed)
+        page.on("requestfailed", lambda request: self._failed(page, request))
         page.on("response", self._response)
 
     def _request(self, page, request) -> None:
@@ -142,13 +142,21 @@ class PageWatch:
             self.document += 1
         self.request_document[request] = self.document
 
-    def _failed(self, request) -> None:
+    def _failed(self, page, request) -> None:
         # A request cancelled because the page navigated on (a lazy thumbnail
         # still loading, Chromium's own favicon fetch) is not a failure; a
-        # missing file still shows up as an HTTP error response.
+        # missing file still shows up as an HTTP error response. A request
+        # the old page made just after the navigation began is counted in
+        # the new document, but names the old page as its referrer.
         aborted = "ERR_ABORTED" in (request.failure or "")
         started_in = self.request_document.get(request, self.document)
-        if aborted and (started_in < self.document or "favicon" in request.url):
+        referrer = request.headers.get("referer", "")
+        left_behind = (
+            bool(referrer) and referrer.split("#")[0] != page.url.split("#")[0]
+        )
+        if aborted and (
+            started_in < self.document or left_behind or "favicon" in request.url
+        ):
             return
         self.problems.append(f"failed: {request.url} {request.failure}")
 

@@ -285,7 +285,7 @@ def test_failure_midway_exits_non_zero(monkeypatch, scene):
         raise OSError("storage unreachable")
 
     # The local walk lists folders itself (it must not follow links).
-    monkeypatch.setattr(retention.os, "scandir", broken)
+    monkeypatch.setattr(files.os, "scandir", broken)
     with pytest.raises(CommandError, match="storage unreachable"):
         cleanup("--orphans")
 
