@@ -38,7 +38,10 @@ def style_description(slug: str) -> str:
 def recipe_rows(artwork) -> list[tuple[str, object]]:
     """(translated parameter label, value) of an artwork's recipe."""
     style = processing.STYLES.get(artwork.style)
-    return [
-        (gettext(param.label), artwork.params.get(param.name, param.default))
-        for param in (style.params if style else ())
-    ]
+    rows = []
+    for param in style.params if style else ():
+        value = artwork.params.get(param.name, param.default)
+        if param.type == "bool":
+            value = gettext("On") if value else gettext("Off")
+        rows.append((gettext(param.label), value))
+    return rows

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 import processing
 from gallery import limits, services
 from gallery.models import Artwork
+from gallery.templatetags.studio import recipe_rows
 from gallery.web import editor, shared
 from gallery.web.api import artwork_json
 from gallery.web.forms import ArtworkRequestForm, ReportForm, SignUpForm
@@ -165,11 +166,7 @@ def _get_artwork_for_user(request: HttpRequest, pk: int, *, allow_public=False):
 @require_GET
 def artwork_detail(request: HttpRequest, pk: int) -> HttpResponse:
     artwork = _get_artwork_for_user(request, pk, allow_public=True)
-    style = processing.STYLES.get(artwork.style)
-    recipe = [
-        (_(param.label), artwork.params.get(param.name, param.default))
-        for param in (style.params if style else ())
-    ]
+    recipe = recipe_rows(artwork)
     is_owner = artwork.owner_id == request.user.pk
     media = reverse("gallery:artwork_media", args=[artwork.pk, "result"])
     can_report = artwork.public and not is_owner and request.user.is_authenticated

@@ -449,3 +449,16 @@ def test_retry_is_rate_limited(
         assert owner_client.post(url, HTTP_ACCEPT="application/json").status_code == 409
     limited = owner_client.post(url, HTTP_ACCEPT="application/json")
     assert limited.status_code == 429 and int(limited["Retry-After"]) > 0
+
+
+def test_recipe_shows_on_off_parameters_in_words(owner, owner_client, queue):
+    upload = upload_file()
+    (artwork,) = services.artworks_create(
+        owner,
+        upload,
+        processing.inspect(upload),
+        [Recipe("pencil", processing.validate_params("pencil", {"keep_colors": 1}))],
+    )
+    html = owner_client.get(artwork.get_absolute_url()).content.decode()
+    assert "<dt>Keep photo colours</dt><dd>On</dd>" in html.replace("\n", "")
+    assert "True" not in html
