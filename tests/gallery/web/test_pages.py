@@ -201,7 +201,10 @@ def test_artwork_page_for_the_owner(owner_client, done_artwork):
     html = owner_client.get(done_artwork.get_absolute_url()).content.decode()
     assert "data-compare" in html and 'data-role="compare-range"' in html
     for p in processing.STYLES["oil"].params:
-        assert f"<dt>{p.label}</dt><dd>{done_artwork.params[p.name]}</dd>" in html
+        value = done_artwork.params[p.name]
+        if p.type == "bool":
+            value = "On" if value else "Off"
+        assert f"<dt>{p.label}</dt><dd>{value}</dd>" in html
     assert f"<dd>{processing.ENGINE_VERSION}</dd>" in html
     assert f"/upload/?remix={done_artwork.pk}" in html
     for fmt in ("jpeg", "png", "webp"):
