@@ -24,6 +24,7 @@ the threshold.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -90,6 +91,12 @@ _THRESHOLD = 6.0
 _REACH_MIN, _REACH_MAX = 4, 32
 
 
+#: Context around the repainted area when only a part of the frame is
+#: rendered, px (plus the reach), its corner aligned to this many px;
+#: above this share of the frame the whole frame is rendered.
+_MARGIN, _ALIGN, _WHOLE = 16, 16, 0.6
+
+
 def _reach(style: str, values: dict[str, Any]) -> int:
     lengths = [values[p.name] for p in STYLES[style].params if p.unit == "px"]
     return int(min(_REACH_MAX, max([_REACH_MIN, *lengths])))
@@ -119,8 +126,12 @@ class Stabilizer:
         return cv2.GaussianBlur(small.astype(np.float32), (0, 0), 1.0)
 
     def render(self, image: np.ndarray) -> np.ndarray:
-        """The styled frame: a full render where the source changed, the
+        """The styled frame: a fresh render where the source changed, the
         previous result elsewhere, blended across a soft border.
+
+        Only the bounding box of what changed (plus context) is rendered, so
+        a still camera with a small moving subject costs a fraction of a
+        frame; a frame with nothing changed costs no render at all.
 
         Returns:
             A new HxWx3 uint8 array (never modified afterwards, so it may
@@ -146,8 +157,26 @@ class Stabilizer:
         np.copyto(self.reference, probe, where=region[..., None].astype(bool))
         alpha = cv2.GaussianBlur(region.astype(np.float32), (0, 0), reach / 2 + 0.5)
         np.maximum(alpha, region, out=alpha)
-        alpha = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_LINEAR)
-        fresh = render(image, self.style, **self.values)
-        out = cv2.blendLinear(fresh, self.held, alpha, 1.0 - alpha)
+        alpha[alpha < 1.0 / 255] = 0.0
+        y0, y1, x0, x1 = self._crop(alpha, h, w)
+        alpha = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_LINEAR)[y0:y1, x0:x1]
+        fresh = render(image[y0:y1, x0:x1], self.style, **self.values)
+        out = self.held.copy()
+        out[y0:y1, x0:x1] = cv2.blendLinear(
+            fresh, out[y0:y1, x0:x1], alpha, 1.0 - alpha
+        )
         self.held = out
         return out
+
+    def _crop(self, alpha: np.ndarray, h: int, w: int) -> tuple[int, int, int, int]:
+        """The part of the frame to render: the repainted area's bounding
+        box plus a margin of context (the whole frame when that is most of it)."""
+        x, y, bw, bh = cv2.boundingRect((alpha > 0).astype(np.uint8))
+        margin = _MARGIN + self.reach
+        y0 = max(0, math.floor(y / self.scale) - margin) // _ALIGN * _ALIGN
+        x0 = max(0, math.floor(x / self.scale) - margin) // _ALIGN * _ALIGN
+        y1 = min(h, math.ceil((y + bh) / self.scale) + margin)
+        x1 = min(w, math.ceil((x + bw) / self.scale) + margin)
+        if (y1 - y0) * (x1 - x0) > _WHOLE * h * w:
+            return 0, h, 0, w
+        return y0, y1, x0, x1

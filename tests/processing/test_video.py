@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 import processing
+from processing.__main__ import main
 from processing.video import InvalidVideo, is_moving, probe, render_moving
 from processing.video.samples import still_mask, write_animation, write_clip
 from processing.video.temporal import decoded_frames, flicker_ratio
@@ -375,3 +376,31 @@ def test_a_truncated_stream_fails_at_its_end():
     cut = out.getvalue()[: len(out.getvalue()) // 2]
     with pytest.raises(InvalidVideo, match="truncated or damaged"):
         render_moving(cut, "pencil", {}, io.BytesIO())
+
+
+# --- the batch CLI -------------------------------------------------------------
+
+
+def test_cli_converts_videos_and_animations_with_a_frame_bar(clip, tmp_path, capsys):
+    (tmp_path / "clip.mp4").write_bytes(clip)
+    write_animation(tmp_path / "anim.gif", frames=4)
+    (tmp_path / "long.mp4").write_bytes(clip)
+    out = tmp_path / "out"
+    code = main(
+        [str(tmp_path / "clip.mp4"), str(tmp_path / "anim.gif"), "--style", "oil",
+         "--param", "size=3", "--out", str(out)]
+    )  # fmt: skip
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "anim-oil.mp4", "anim-oil.webp", "clip-oil.mp4",
+    ]  # fmt: skip
+    assert streams((out / "clip-oil.mp4").read_bytes())["video"].frames == 25
+    err = capsys.readouterr().err
+    assert "25/25 clip.mp4 (frames)" in err and "4/4 anim.gif (frames)" in err
+    code = main(
+        [str(tmp_path / "long.mp4"), "--style", "oil", "--max-seconds", "0.5",
+         "--out", str(out)]
+    )  # fmt: skip
+    assert code == 1
+    assert "long.mp4: The video is too long (1.0 s)" in capsys.readouterr().err
+    assert not (out / "long-oil.mp4").exists()
