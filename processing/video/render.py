@@ -56,7 +56,9 @@ class MovingResult:
         duration: seconds from the first frame's start to the last's end.
         width, height: the MP4's frame size (the source's, made even).
         thumbnail: a styled frame (about a third into the clip), BGR uint8
-            at the MP4's size.
+            at the MP4's size, turned upright when the source has a display
+            rotation (a phone held upright): the MP4 keeps the stored
+            frames and the rotation, as the source did.
         fps: the source's average frame rate.
         audio: ``"copied"``, ``"transcoded"`` (to AAC) or ``"none"``.
         webp: an animated WebP was written to ``out_webp``.
@@ -115,16 +117,27 @@ def _video_stream(container: av.container.InputContainer) -> av.video.VideoStrea
     return next(s for s in container.streams.video if not s.disposition & _COVER)
 
 
+def _start(container: av.container.InputContainer) -> Fraction:
+    """When the earlier of the video and audio streams starts, seconds: both
+    are shifted by it, so the result starts at 0 and keeps them in sync."""
+    starts = [
+        s.start_time * s.time_base
+        for s in (_video_stream(container), *container.streams.audio[:1])
+        if s.start_time is not None and s.time_base
+    ]
+    return min(starts, default=Fraction(0))
+
+
 def _video_frames(
     container: av.container.InputContainer,
     on_audio: Callable[[av.Packet], None],
 ) -> Iterator[tuple[av.VideoFrame, int]]:
-    """Yield decoded video frames with their pts from 0 on; audio packets
-    go to ``on_audio`` in the order they are stored."""
+    """Yield decoded video frames with their pts counted from :func:`_start`;
+    audio packets go to ``on_audio`` in the order they are stored."""
     video = _video_stream(container)
     audio = container.streams.audio[0] if container.streams.audio else None
     video.thread_type = "AUTO"
-    start = video.start_time or 0
+    start = round(_start(container) / video.time_base)
     last = None
     for packet in container.demux([video] + ([audio] if audio is not None else [])):
         if packet.stream is audio:
@@ -165,6 +178,7 @@ def _target(out: str | os.PathLike | BinaryIO) -> tuple[Path, bool]:
 
 def _deliver(part: Path, out: str | os.PathLike | BinaryIO) -> None:
     if isinstance(out, str | os.PathLike):
+        part.chmod(0o644)  # mkstemp's 0600 is for the partial file only
         os.replace(part, out)
     else:
         with open(part, "rb") as fh:
@@ -285,9 +299,9 @@ def _render_video(stream, info, style, values, part, progress, **options):
         video = _video_stream(container)
         audio = container.streams.audio[0] if container.streams.audio else None
         tb = video.time_base
-        offset = 0  # the video's start, in the audio's time base
+        offset = 0  # the common start, in the audio's time base
         if audio is not None:
-            offset = round((video.start_time or 0) * tb / audio.time_base)
+            offset = round(_start(container) / audio.time_base)
 
         def on_audio(packet: av.Packet) -> None:
             if writer is None:
@@ -296,8 +310,12 @@ def _render_video(stream, info, style, values, part, progress, **options):
                 writer.audio_packet(packet, offset)
 
         rate = Fraction(video.average_rate or info.fps).limit_denominator(1001)
+        first = None
         for frame, pts in _video_frames(container, on_audio):
-            seconds = float(pts * tb)
+            first = pts if first is None else first
+            # the header's duration is the video stream's own: count from
+            # its first frame, not from an earlier audio start
+            seconds = float((pts - first) * tb)
             out = frames.render(frame.to_ndarray(format="bgr24"), seconds)
             if writer is None:
                 writer = Mp4Writer(
@@ -312,6 +330,7 @@ def _render_video(stream, info, style, values, part, progress, **options):
             end = seconds + 1.0 / info.fps
         frames.budget.check_end(frames.count, end)
         writer.close()
+        turns = round(writer.rotation / 90) % 4
     except av.FFmpegError:
         raise InvalidVideo(_DAMAGED) from None
     finally:
@@ -320,7 +339,8 @@ def _render_video(stream, info, style, values, part, progress, **options):
         container.close()
     return MovingResult(
         frames=frames.count, duration=end, width=frames.width, height=frames.height,
-        thumbnail=frames.thumbnail, fps=info.fps, audio=writer.audio_mode,
+        thumbnail=np.ascontiguousarray(np.rot90(frames.thumbnail, turns)),
+        fps=info.fps, audio=writer.audio_mode,
     )  # fmt: skip
 
 

@@ -8,6 +8,7 @@ flicker measure (:func:`processing.video.flicker_ratio`) is defined on.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from fractions import Fraction
@@ -21,6 +22,7 @@ from PIL import Image
 __all__ = ["moving_disc", "scene_frame", "still_mask", "write_animation", "write_clip"]
 
 
+@functools.lru_cache(maxsize=2)
 def _background(height: int, width: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     y = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None]
@@ -72,7 +74,7 @@ def scene_frame(
 ) -> np.ndarray:
     """Frame ``index`` (BGR uint8): the still background, the disc, and
     sensor-like noise of ``noise`` grey levels that changes every frame."""
-    img = _background(height, width, seed)
+    img = _background(height, width, seed).copy()
     x, y, r = moving_disc(index, frames, height, width)
     cv2.circle(img, (x, y), r, (250, 250, 250), -1, cv2.LINE_AA)
     cv2.circle(img, (x, y), r // 2, (30, 40, 200), -1, cv2.LINE_AA)
@@ -95,6 +97,7 @@ def write_clip(
     container: str = "mp4",
     audio_codec: str = "aac",
     crf: int = 18,
+    rotation: int = 0,
 ) -> int:
     """Write the moving-disc scene as a video; return its frame count.
 
@@ -107,6 +110,8 @@ def write_clip(
         container: ``"mp4"``, ``"mov"`` (H.264) or ``"webm"`` (VP9 + Opus).
         audio_codec: the audio encoder (``"aac"``, ``"libopus"``, ...).
         crf: quality of the H.264/VP9 encode.
+        rotation: display rotation, degrees counterclockwise (a phone
+            filming upright stores landscape frames and 90 or -90).
     """
     frames = int(round(float(fps) * seconds))
     fmt = {"mp4": "mp4", "mov": "mov", "webm": "webm"}[container]
@@ -115,6 +120,8 @@ def write_clip(
     with av.open(out, "w", format=fmt) as output:
         video = output.add_stream(codec, rate=Fraction(fps))
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        if rotation:
+            video.set_display_rotation(rotation)
         video.options = {"crf": str(crf)} | (
             {"preset": "veryfast"}
             if codec == "libx264"

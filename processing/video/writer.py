@@ -66,6 +66,7 @@ class Mp4Writer:
         video.time_base = time_base
         video.codec_context.time_base = time_base
         video.options = {"crf": str(crf), "preset": preset}
+        self.rotation = rotation
         if rotation:
             video.set_display_rotation(rotation)
         self.video = video

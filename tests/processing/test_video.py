@@ -404,3 +404,44 @@ def test_cli_converts_videos_and_animations_with_a_frame_bar(clip, tmp_path, cap
     assert code == 1
     assert "long.mp4: The video is too long (1.0 s)" in capsys.readouterr().err
     assert not (out / "long-oil.mp4").exists()
+
+
+def test_display_rotation_is_kept_and_the_thumbnail_upright():
+    data = clip_bytes(seconds=0.3, rotation=-90)  # a phone filming upright
+    out = io.BytesIO()
+    result = render_moving(data, "oil", {}, out)
+    assert (result.width, result.height) == (160, 120)  # as stored
+    assert result.thumbnail.shape == (160, 120, 3)  # as shown
+    out.seek(0)
+    with av.open(out) as container:
+        assert next(container.decode(video=0)).rotation == -90
+
+
+def test_a_video_starting_after_its_audio_keeps_the_gap():
+    """Video from 2 s on, audio from 0: not a lie about the duration."""
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as output:
+        video = output.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        sound = output.add_stream("aac", rate=8000)
+        sound.layout = "mono"
+        for i in range(10):
+            frame = av.VideoFrame.from_ndarray(
+                np.full((48, 64, 3), i * 20, np.uint8), format="bgr24"
+            )
+            frame.pts = 50 + i
+            output.mux(video.encode(frame))
+        output.mux(video.encode(None))
+        for start in range(0, 8000 * 2 + 3200, 1024):
+            frame = av.AudioFrame.from_ndarray(
+                np.zeros((1, 1024), np.float32), format="flt", layout="mono"
+            )
+            frame.sample_rate, frame.pts = 8000, start
+            output.mux(sound.encode(frame))
+        output.mux(sound.encode(None))
+    assert probe(buf.getvalue()).duration == pytest.approx(0.4)
+    out = io.BytesIO()
+    result = render_moving(buf.getvalue(), "pencil", {}, out)
+    assert result.frames == 10 and result.duration == pytest.approx(0.4)
+    got = streams(out.getvalue())
+    assert float(got["video"].start_time * got["video"].time_base) == pytest.approx(2.0)
