@@ -16,7 +16,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ARTWORK_FIELDS = {
     "id", "style", "params", "engine_version", "status", "stage", "progress",
     "queue_position", "eta_seconds", "error", "result_url", "thumbnail_url",
-    "original_url", "public", "created",
+    "original_url", "public", "created", "media", "duration", "frames",
+    "animation_url",
 }  # fmt: skip
 
 
