@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 import processing
 from gallery import presets, preview, services
-from gallery.models import Artwork, Photo, Preset
+from gallery.models import Artwork, Media, Photo, Preset
 from gallery.services import Recipe
 from processing import formats, video
 
@@ -325,6 +325,17 @@ class PreviewForm(FirstErrorMixin, forms.Form):
             photo = Photo.objects.filter(pk=photo_id, owner_id=self.owner.pk).first()
             if photo is None:
                 self.add_error("photo", _("No such photo."))
+                return cleaned
+            if photo.media == Media.VIDEO and not photo.preview_proxy:
+                # Its original is a video file (up to STUDIO_MAX_VIDEO_BYTES)
+                # that the preview's image decoder cannot read: say so at once.
+                self.add_error(
+                    "photo",
+                    _(
+                        "Live previews are made of photos and animations; the "
+                        "artworks of a video are rendered all the same."
+                    ),
+                )
                 return cleaned
             cleaned["source"] = photo
         try:

@@ -314,3 +314,27 @@ def test_the_openapi_schema_describes_the_video_fields(client):
     for name in ("media", "duration", "frames", "animation_url"):
         assert name in artwork["properties"] and name in artwork["required"]
     assert "null for photos" in artwork["properties"]["frames"]["description"]
+
+
+def test_a_preview_of_a_stored_video_is_refused_clearly(owner_client, video_artwork):
+    response = owner_client.post(
+        reverse("gallery:api_preview"),
+        {"photo": video_artwork.photo_id, "style": "pencil"},
+    )
+    assert response.status_code == 400
+    assert response.json()["field"] == "photo"
+    assert "video" in response.json()["error"]
+
+
+def test_a_preview_of_a_stored_animation_shows_its_first_frame(
+    owner_client, queue, run_worker
+):
+    artwork = _done(
+        run_worker,
+        _upload_clip(owner_client, animation_bytes(), "loop.gif"),
+    )
+    response = owner_client.post(
+        reverse("gallery:api_preview"), {"photo": artwork.photo_id, "style": "pencil"}
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/jpeg"
