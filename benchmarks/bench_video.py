@@ -8,7 +8,10 @@ fresh subprocess (kernels warmed first, as in a worker) with
 :func:`processing.render_moving`, which reports:
 
 * seconds and their ratio to the clip's 10 s (targets: 1.5x for the filter
-  styles, 4x for the stroke styles impressionist and pointillism);
+  styles, 4x for the stroke styles impressionist and pointillism), and the
+  CPU seconds (all threads) of the render: on a shared machine wall time
+  grows with the load, CPU time much less; ``cpu / 2`` is what two idle
+  cores would need at best;
 * the subprocess's peak RSS (``VmHWM``, target under 500 MB);
 * the MP4's size;
 * the flicker ratio (:func:`processing.video.temporal.flicker_ratio`,
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import tempfile
@@ -58,13 +62,17 @@ def status_mb(field: str) -> float:
 def child(style: str, source: str, out: str, stabilize: bool, seconds: float) -> None:
     """Render in this (fresh) process and print a JSON line of the figures."""
     processing.warm_up()
+    before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     result = render_moving(
         source, style, {}, out, stabilize=stabilize, max_seconds=seconds + 1
     )
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     record = {
         "seconds": elapsed,
+        "cpu": cpu,
         "frames": result.frames,
         "duration": result.duration,
         "audio": result.audio,
@@ -112,6 +120,7 @@ def main() -> int:
         print(f"load average before: {load_average()}")
         header = (
             f"{'style':<14} {'kind':<6} {'seconds':>7} {'ratio':>6} {'target':>6} "
+            f"{'CPU s':>6} "
             f"{'peak RSS':>9} {'MP4':>8} {'flicker':>7} {'all moving':>10}  verdict"
         )
         print(header)
@@ -138,7 +147,7 @@ def main() -> int:
             failures += not ok
             print(
                 f"{style:<14} {kind:<6} {rec['seconds']:7.1f} {ratio:5.2f}x "
-                f"{target:5.1f}x {rec['peak_mb']:6.0f} MB {rec['size'] / 1e6:5.2f} MB "
+                f"{target:5.1f}x {rec['cpu']:6.1f} {rec['peak_mb']:6.0f} MB {rec['size'] / 1e6:5.2f} MB "
                 f"{flicker:7.2f} {worst:>10}  {verdict(ok)}",
                 flush=True,
             )

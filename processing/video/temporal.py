@@ -88,7 +88,7 @@ _PROBE_SIDE = 320
 _THRESHOLD = 6.0
 #: How far around a change the result is repainted, full-size px (the
 #: style's largest length parameter - brush, dot, smoothing - clamped).
-_REACH_MIN, _REACH_MAX = 4, 32
+_REACH_MIN, _REACH_MAX = 4, 24
 
 
 #: Context around the repainted area when only a part of the frame is
@@ -160,7 +160,7 @@ class Stabilizer:
         np.copyto(self.reference, probe, where=region[..., None].astype(bool))
         alpha = cv2.GaussianBlur(region.astype(np.float32), (0, 0), reach / 4 + 0.5)
         np.maximum(alpha, region, out=alpha)
-        alpha[alpha < 1.0 / 255] = 0.0
+        alpha[alpha < 0.02] = 0.0
         y0, y1, x0, x1 = self._crop(alpha, h, w)
         alpha = self._alpha_window(alpha, y0, y1, x0, x1)
         fresh = render(image[y0:y1, x0:x1], self.style, **self.values)

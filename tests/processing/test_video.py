@@ -18,8 +18,13 @@ from PIL import Image
 import processing
 from processing.__main__ import main
 from processing.video import InvalidVideo, is_moving, probe, render_moving
-from processing.video.samples import still_mask, write_animation, write_clip
-from processing.video.temporal import decoded_frames, flicker_ratio
+from processing.video.samples import (
+    scene_frame,
+    still_mask,
+    write_animation,
+    write_clip,
+)
+from processing.video.temporal import Stabilizer, decoded_frames, flicker_ratio
 
 
 def clip_bytes(**kwargs) -> bytes:
@@ -234,6 +239,22 @@ def test_the_moving_object_is_still_repainted(still_scene):
     frames = list(decoded_frames(out))
     moving = ~still_mask(25, 240, 320, margin=0)
     assert np.abs(frames[-1].astype(int) - frames[0])[moving].mean() > 20
+
+
+@pytest.mark.parametrize("style", ["oil", "watercolor", "cartoon"])
+def test_the_stabilised_result_leaves_no_trail(style):
+    """After the disc has crossed, the held frame is as close to a fresh
+    render of the last frame as a fresh render of the frame before is."""
+    frames = [scene_frame(i, 20, 120, 160) for i in range(20)]
+    values = processing.validate_params(style, {})
+    stabilizer = Stabilizer(style, values)
+    for frame in frames:
+        held = stabilizer.render(frame)
+    fresh = processing.render(frames[-1], style, **values)
+    before = processing.render(frames[-2], style, **values)
+    trail = np.abs(held.astype(int) - fresh).mean()
+    noise = np.abs(before.astype(int) - fresh).mean()
+    assert trail < 0.5 * noise
 
 
 # --- bad files -----------------------------------------------------------------
