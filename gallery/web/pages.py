@@ -127,7 +127,9 @@ def upload(request: HttpRequest) -> HttpResponse:
             "max_upload_bytes": settings.STUDIO_MAX_UPLOAD_BYTES,
             "max_megapixels": settings.STUDIO_MAX_PIXELS // 1_000_000,
             "accepted_formats": formats.decodable_labels(),
-            "video_formats": formats.moving_labels(),
+            "video_formats": ", ".join(
+                f.label for f in formats.MOVING if f.moving == "video"
+            ),
             "max_video_bytes": settings.STUDIO_MAX_VIDEO_BYTES,
             "max_video_seconds": settings.STUDIO_MAX_VIDEO_SECONDS,
             "max_video_megapixels": round(settings.STUDIO_MAX_VIDEO_PIXELS / 1e6, 1),
