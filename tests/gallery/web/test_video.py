@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import math
+import zipfile
 
 import av
 import pytest
@@ -338,3 +339,14 @@ def test_a_preview_of_a_stored_animation_shows_its_first_frame(
     )
     assert response.status_code == 200
     assert response["Content-Type"] == "image/jpeg"
+
+
+def test_a_video_goes_into_the_zip_download_as_mp4(owner_client, video_artwork):
+    response = owner_client.get(
+        f"{reverse('gallery:api_artworks_zip')}?ids={video_artwork.pk}"
+    )
+    assert response.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(_body(response)))
+    name = f"pencil-{video_artwork.pk}.mp4"
+    assert name in archive.namelist()
+    assert len(archive.read(name)) == video_artwork.result_bytes
