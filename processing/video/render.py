@@ -165,15 +165,17 @@ def _fit(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return image[:height, :width]
 
 
-def _target(out: str | os.PathLike | BinaryIO) -> tuple[Path, bool]:
-    """A temporary file next to ``out`` (or in the temp dir for a file object)."""
+def _target(out: str | os.PathLike | BinaryIO) -> Path:
+    """A temporary file next to ``out`` (or in the temp dir for a file
+    object): FFmpeg's +faststart rewrites the file it wrote, and the result
+    appears at ``out`` only once complete."""
     if isinstance(out, str | os.PathLike):
         folder = Path(out).resolve().parent
         fd, name = tempfile.mkstemp(suffix=".mp4", prefix=".part-", dir=folder)
     else:
         fd, name = tempfile.mkstemp(suffix=".mp4", prefix="studio-")
     os.close(fd)
-    return Path(name), isinstance(out, str | os.PathLike)
+    return Path(name)
 
 
 def _deliver(part: Path, out: str | os.PathLike | BinaryIO) -> None:
@@ -241,7 +243,7 @@ def render_moving(
         if info is None:
             info = probe(stream, max_seconds=max_seconds, max_pixels=max_pixels)
         check_limits(info, max_seconds=max_seconds, max_pixels=max_pixels)
-        part, _ = _target(out_mp4)
+        part = _target(out_mp4)
         try:
             if info.media == "animation":
                 result = _render_animation(
