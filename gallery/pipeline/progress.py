@@ -15,7 +15,7 @@ from rq import Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from gallery.models import Artwork
+from gallery.models import Artwork, Media
 from gallery.pipeline.queue import get_queue
 
 logger = logging.getLogger(__name__)
@@ -29,9 +29,12 @@ _CACHE_SECONDS = 15
 
 
 def recent_job_seconds() -> float:
-    """Median start-to-finish time of the last renders (cached briefly).
+    """Median start-to-finish time of the last renders of photos (cached
+    briefly).
 
-    Reused results (no render, zero duration) are left out.
+    Reused results (no render, zero duration) are left out, and so are
+    videos and animations: their renders take as long as their clips, and a
+    rendering one has its own estimate (``frame_seconds_left``).
     """
     cached = cache.get("studio:recent-job-seconds")
     if cached is not None:
@@ -41,6 +44,7 @@ def recent_job_seconds() -> float:
             status=Artwork.Status.DONE,
             started_at__isnull=False,
             finished_at__isnull=False,
+            photo__media=Media.IMAGE,
         )
         .order_by("-finished_at")
         .values_list("started_at", "finished_at")[:RECENT_JOBS]

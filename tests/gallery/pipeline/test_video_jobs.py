@@ -4,19 +4,26 @@ temporary files, failures, and the files that follow the rows."""
 from __future__ import annotations
 
 import tempfile
+from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.urls import reverse
+from django.utils import timezone
 from rq.job import Job
 
 from gallery import services
 from gallery.models import Artwork
 from gallery.pipeline import moving
-from gallery.pipeline.progress import artwork_progress, frame_seconds_left
+from gallery.pipeline.progress import (
+    artwork_progress,
+    frame_seconds_left,
+    recent_job_seconds,
+)
 from gallery.pipeline.queue import get_queue
-from tests.conftest import stored_files
+from tests.conftest import create_artworks, stored_files
 from tests.gallery.clips import animation_bytes, clip_bytes, clip_upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -182,3 +189,17 @@ def test_animations_count_against_the_quota(owner_client, owner, queue, run_work
         + artwork.animation_bytes
     )
     assert get_queue().count == 0
+
+
+def test_video_renders_leave_the_photo_estimate_alone(owner_client, queue):
+    video = _upload(owner_client, clip_bytes())
+    (photo,) = create_artworks(video.owner)
+    now = timezone.now()
+    for artwork, seconds in ((video, 300), (photo, 3)):
+        Artwork.objects.filter(pk=artwork.pk).update(
+            status=Artwork.Status.DONE,
+            started_at=now - timedelta(seconds=seconds),
+            finished_at=now,
+        )
+    cache.delete("studio:recent-job-seconds")
+    assert recent_job_seconds() == pytest.approx(3)
