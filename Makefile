@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 PORT ?= 8000
 export PORT
 
-.PHONY: run dev test test-soak bench bench-load bench-preview bench-cleanup bench-recycle chromium nginx lint format migrate static clean
+.PHONY: run dev test test-soak bench bench-video bench-load bench-preview bench-cleanup bench-recycle chromium nginx lint format migrate static clean
 
 $(VENV)/.runtime: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -60,6 +60,13 @@ bench: $(VENV)/.dev
 	$(PY) benchmarks/bench_engine.py
 	$(PY) -m artstudio_site.launcher with-redis -- $(PY) benchmarks/bench_job_memory.py
 	$(MAKE) bench-preview
+	$(MAKE) bench-video
+
+# Styling a 10 s 1280x720 30 fps clip with sound, per style in a fresh process:
+# seconds and ratio to the clip (targets 1.5x filters, 4x strokes), peak RSS
+# (< 500 MB), MP4 size, flicker on the still background (<= 1.5).
+bench-video: $(VENV)/.dev
+	$(PY) benchmarks/bench_video.py
 
 # Live-preview latency per style on a 2 MP photo (target p95 < 300 ms).
 bench-preview: $(VENV)/.dev

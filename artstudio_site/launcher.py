@@ -44,6 +44,8 @@ REDIS_STOP_TIMEOUT = 3.0
 # STUDIO_MAX_UPLOAD_BYTES's default in settings (the launcher does not import
 # Django settings: they would need the Redis it has yet to start).
 DEFAULT_MAX_UPLOAD_BYTES = 40 * 1024 * 1024
+# STUDIO_MAX_VIDEO_BYTES's default, likewise.
+DEFAULT_MAX_VIDEO_BYTES = 200 * 1024 * 1024
 
 
 def redis_server_binary() -> str:
@@ -284,7 +286,12 @@ def render_nginx_template(variables: dict[str, str]) -> str:
 
 
 def write_nginx_config(
-    prefix: Path, *, listen: str, upstream: str, max_upload_bytes: int
+    prefix: Path,
+    *,
+    listen: str,
+    upstream: str,
+    max_upload_bytes: int,
+    max_video_bytes: int = DEFAULT_MAX_VIDEO_BYTES,
 ) -> Path:
     """A main config for Debian's nginx run by an ordinary user (or root)
     out of ``prefix``: pid, logs and temporary files there, the studio's
@@ -298,6 +305,10 @@ def write_nginx_config(
             "NGINX_LISTEN": listen,
             "STUDIO_UPSTREAM": upstream,
             "NGINX_CLIENT_MAX_BODY_SIZE": str(nginx_body_size(max_upload_bytes)),
+            # The upload endpoints take videos too (artstudio_site/uploads.py).
+            "NGINX_UPLOAD_MAX_BODY_SIZE": str(
+                nginx_body_size(max(max_upload_bytes, max_video_bytes))
+            ),
             "NGINX_CACHE_DIR": str(prefix / "cache"),
         }
     )
@@ -439,6 +450,9 @@ def run(args: argparse.Namespace) -> int:
                 upstream=upstream,
                 max_upload_bytes=int(
                     env.get("STUDIO_MAX_UPLOAD_BYTES") or DEFAULT_MAX_UPLOAD_BYTES
+                ),
+                max_video_bytes=int(
+                    env.get("STUDIO_MAX_VIDEO_BYTES") or DEFAULT_MAX_VIDEO_BYTES
                 ),
             )
             processes.append(spawn(nginx_command(nginx_prefix, conf), env))

@@ -213,8 +213,22 @@ STUDIO_MAX_UPLOAD_BYTES = env_int(
     "STUDIO_MAX_UPLOAD_BYTES", 40 * 1024 * 1024, minimum=1024
 )
 STUDIO_MAX_PIXELS = env_int("STUDIO_MAX_PIXELS", 50_000_000, minimum=1)
+# Moving pictures (short videos, animated GIF/WebP): length, pixels per frame
+# and file size. The video byte cap is the body cap of the upload endpoints
+# only (artstudio_site/uploads.py, and nginx's in deploy/nginx); every other
+# request keeps STUDIO_MAX_UPLOAD_BYTES.
+STUDIO_MAX_VIDEO_SECONDS = env_int("STUDIO_MAX_VIDEO_SECONDS", 30, minimum=1)
+STUDIO_MAX_VIDEO_PIXELS = env_int("STUDIO_MAX_VIDEO_PIXELS", 1920 * 1080, minimum=1)
+STUDIO_MAX_VIDEO_BYTES = env_int(
+    "STUDIO_MAX_VIDEO_BYTES", 200 * 1024 * 1024, minimum=1024
+)
 STUDIO_WORK_PIXELS = env_int("STUDIO_WORK_PIXELS", 12_000_000, minimum=1)
 STUDIO_JOB_TIMEOUT = env_int("STUDIO_JOB_TIMEOUT", 180, minimum=5)
+# A video job's timeout: STUDIO_JOB_TIMEOUT plus this many seconds per second
+# of clip (gallery/pipeline/queue.py).
+STUDIO_VIDEO_TIMEOUT_PER_SECOND = env_int(
+    "STUDIO_VIDEO_TIMEOUT_PER_SECOND", 10, minimum=1
+)
 STUDIO_RESULT_QUALITY = env_int("STUDIO_RESULT_QUALITY", 92, minimum=1)
 STUDIO_THUMBNAIL_SIZE = env_int("STUDIO_THUMBNAIL_SIZE", 480, minimum=16)
 STUDIO_PAGE_SIZE = env_int("STUDIO_PAGE_SIZE", 24, minimum=1)
@@ -481,6 +495,9 @@ CONTENT_SECURITY_POLICY = {
         "script-src": ["'self'"],
         "style-src": ["'self'"],
         "img-src": ["'self'", "data:", "blob:", *_media_origins],
+        # Results of videos play in <video>; the upload editor reads a frame
+        # of a chosen clip through a blob: URL for its preview.
+        "media-src": ["'self'", "blob:", *_media_origins],
         "connect-src": ["'self'"],
         "font-src": ["'self'"],
         "object-src": ["'none'"],

@@ -44,17 +44,36 @@ READ_SIZE = 64 * 1024
 PROXY_MARGIN = 2 * 1024 * 1024
 # The views that take a photo: the only ones that may get a chunked body.
 UPLOAD_VIEWS = {"gallery:upload", "gallery:api_artworks", "gallery:api_preview"}
+# The views that take a new artwork's source, which may be a video: their cap
+# is the larger of STUDIO_MAX_VIDEO_BYTES and STUDIO_MAX_UPLOAD_BYTES (the
+# form then holds each kind of file to its own). Everything else, the live
+# preview included, keeps STUDIO_MAX_UPLOAD_BYTES.
+VIDEO_UPLOAD_VIEWS = {"gallery:upload", "gallery:api_artworks"}
 
 
-def body_limit() -> int:
-    """Largest request body accepted, in bytes."""
-    return settings.STUDIO_MAX_UPLOAD_BYTES + BODY_OVERHEAD
+def _view_name(request: HttpRequest) -> str:
+    try:
+        return resolve(request.path_info).view_name
+    except Resolver404:
+        return ""
+
+
+def file_limit(request: HttpRequest | None = None) -> int:
+    """Largest file the request's endpoint takes, in bytes."""
+    if request is not None and _view_name(request) in VIDEO_UPLOAD_VIEWS:
+        return max(settings.STUDIO_MAX_VIDEO_BYTES, settings.STUDIO_MAX_UPLOAD_BYTES)
+    return settings.STUDIO_MAX_UPLOAD_BYTES
+
+
+def body_limit(request: HttpRequest | None = None) -> int:
+    """Largest request body the request's endpoint accepts, in bytes."""
+    return file_limit(request) + BODY_OVERHEAD
 
 
 def too_large_response(request: HttpRequest) -> HttpResponse:
     """413 as JSON for API clients, as a page for browsers."""
     message = _("The file is too large: the limit is %(limit)s.") % {
-        "limit": filesizeformat(settings.STUDIO_MAX_UPLOAD_BYTES)
+        "limit": filesizeformat(file_limit(request))
     }
     return refused(request, message, status=413, field="image")
 
@@ -66,9 +85,11 @@ class RequestBodyLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        limit = body_limit()
         raw_length = request.META.get("CONTENT_LENGTH") or ""
         chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if not chunked and raw_length.strip() in ("", "0"):
+            return self.get_response(request)  # no body: nothing to cap
+        limit = body_limit(request)
         if raw_length.strip():
             try:
                 declared = int(raw_length)
@@ -103,10 +124,7 @@ class RequestBodyLimitMiddleware:
     def _may_stream(request: HttpRequest) -> bool:
         if request.method != "POST" or not request.user.is_authenticated:
             return False
-        try:
-            return resolve(request.path_info).view_name in UPLOAD_VIEWS
-        except Resolver404:
-            return False
+        return _view_name(request) in UPLOAD_VIEWS
 
     @staticmethod
     def _drain(stream, length: int) -> None:

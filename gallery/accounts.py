@@ -149,7 +149,7 @@ def account_delete(user) -> dict:
     user_id, username = user.pk, user.get_username()
     with transaction.atomic():
         # Unfinished renders find no row and discard their output
-        # (gallery.pipeline.jobs.store_result).
+        # (gallery.pipeline.results.store_result).
         get_user_model().objects.filter(pk=user_id).delete()
         LogEntry.objects.create(
             user=_system_user(),

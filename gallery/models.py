@@ -21,7 +21,7 @@ from processing import formats
 #: The folders the upload_to functions below write to (retention walks them).
 MEDIA_FOLDERS = ("originals", "results", "thumbnails", "previews")
 #: The stored files of an artwork, by the name the media views use.
-FILE_KINDS = ("original", "result", "thumbnail")
+FILE_KINDS = ("original", "result", "thumbnail", "animation")
 
 
 def _generated_name(folder: str, filename: str) -> str:
@@ -53,6 +53,14 @@ def result_upload_to(instance: Artwork, filename: str) -> str:
 
 def thumbnail_upload_to(instance: Artwork, filename: str) -> str:
     return _generated_name("thumbnails", filename)
+
+
+class Media(models.TextChoices):
+    """What kind of picture a photo is: a still, or a moving one."""
+
+    IMAGE = "image", _("Photo")
+    VIDEO = "video", _("Video")
+    ANIMATION = "animation", _("Animation")
 
 
 class Profile(models.Model):
@@ -96,6 +104,13 @@ class Photo(models.Model):
     format = models.CharField(max_length=16)
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
+    # Moving pictures (a video, an animated GIF/WebP): their length in
+    # seconds and frames, from the container's header; null for stills.
+    media = models.CharField(
+        _("media"), max_length=16, choices=Media.choices, default=Media.IMAGE
+    )
+    duration = models.FloatField(_("duration (seconds)"), null=True, blank=True)
+    frames = models.PositiveIntegerField(_("frames"), null=True, blank=True)
     byte_size = models.PositiveBigIntegerField()
     content_hash = models.CharField(max_length=64, db_index=True)
     created = models.DateTimeField(auto_now_add=True)
@@ -118,6 +133,10 @@ class Photo(models.Model):
     @property
     def megapixels(self) -> float:
         return self.width * self.height / 1_000_000
+
+    @property
+    def is_moving(self) -> bool:
+        return self.media != Media.IMAGE
 
 
 class ArtworkQuerySet(models.QuerySet):
@@ -172,6 +191,9 @@ class Artwork(models.Model):
     thumbnail = models.FileField(
         upload_to=thumbnail_upload_to, max_length=255, blank=True
     )
+    # An animated GIF/WebP's result also as an animated WebP (the MP4 in
+    # ``result`` carries the video and sound); empty for everything else.
+    animation = models.FileField(upload_to=result_upload_to, max_length=255, blank=True)
     error = models.TextField(_("error"), blank=True)
     job_id = models.CharField(max_length=64, blank=True)
     public = models.BooleanField(_("public"), default=False)
@@ -197,6 +219,7 @@ class Artwork(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     result_bytes = models.PositiveBigIntegerField(default=0)
     thumbnail_bytes = models.PositiveBigIntegerField(default=0)
+    animation_bytes = models.PositiveBigIntegerField(default=0)
 
     objects = ArtworkQuerySet.as_manager()
 
@@ -205,7 +228,7 @@ class Artwork(models.Model):
     UNFINISHED = (Status.QUEUED, Status.PROCESSING)
     FINISHED = (Status.DONE, Status.FAILED)
     PUBLIC = Q(public=True, status=Status.DONE) & ~Q(moderation=Moderation.HIDDEN)
-    STORED_BYTES = F("result_bytes") + F("thumbnail_bytes")
+    STORED_BYTES = F("result_bytes") + F("thumbnail_bytes") + F("animation_bytes")
 
     class Meta:
         ordering = ["-created", "-id"]
@@ -216,6 +239,7 @@ class Artwork(models.Model):
             # Reference checks before deleting a (possibly shared) file.
             models.Index(fields=["result"], name="artwork_result"),
             models.Index(fields=["thumbnail"], name="artwork_thumbnail"),
+            models.Index(fields=["animation"], name="artwork_animation"),
         ]
         verbose_name = _("artwork")
         verbose_name_plural = _("artworks")
@@ -244,11 +268,11 @@ class Artwork(models.Model):
 
     def file(self, kind: str):
         """The stored file of this kind: the photo's ``original``, or the
-        artwork's ``result`` or ``thumbnail`` (an empty FieldFile until it is
-        rendered). Raises ValueError for any other kind."""
+        artwork's ``result``, ``thumbnail`` or ``animation`` (an empty
+        FieldFile until it is rendered). Raises ValueError for any other kind."""
         if kind == "original":
             return self.photo.original
-        if kind in ("result", "thumbnail"):
+        if kind in ("result", "thumbnail", "animation"):
             return getattr(self, kind)
         raise ValueError(f"unknown file kind {kind!r}")
 

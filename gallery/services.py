@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
@@ -24,11 +23,11 @@ from django.utils.translation import gettext
 
 import processing
 from gallery import limits
-from gallery.models import Artwork, Photo, Report
+from gallery.models import Artwork, Media, Photo, Report
 from gallery.pipeline import dedup
 from gallery.pipeline.queue import enqueue_waiting
 from gallery.storage import files
-from processing import formats
+from processing import formats, video
 
 
 @dataclass(frozen=True)
@@ -39,11 +38,14 @@ class Recipe:
     params: dict
 
 
-def _read_upload(upload) -> tuple[bytes, str]:
+def _hash_upload(upload) -> str:
+    """sha256 of the upload, read in chunks (a video may be 200 MB)."""
+    digest = hashlib.sha256()
     upload.seek(0)
-    data = upload.read()
+    for chunk in upload.chunks():
+        digest.update(chunk)
     upload.seek(0)
-    return data, hashlib.sha256(data).hexdigest()
+    return digest.hexdigest()
 
 
 def _lock_owner(owner) -> None:
@@ -63,7 +65,10 @@ def _lock_owner(owner) -> None:
 
 
 def artworks_create(
-    owner, upload, info: processing.ImageInfo, recipes: Iterable[Recipe]
+    owner,
+    upload,
+    info: processing.ImageInfo | video.MediaInfo,
+    recipes: Iterable[Recipe],
 ):
     """Save the uploaded photo and one queued artwork per recipe.
 
@@ -77,18 +82,30 @@ def artworks_create(
     """
     recipes = list(recipes)
     limits.check_upload(owner, len(recipes), upload.size)
-    data, content_hash = _read_upload(upload)
-    suffix = formats.by_name(info.format).suffix
+    content_hash = _hash_upload(upload)
+    # A video or animation (processing.video.MediaInfo) names its format by
+    # slug ("mp4", "gif") and records its length; a photo by Pillow's name.
+    media = getattr(info, "media", Media.IMAGE)
+    fmt = (
+        formats.by_name(info.format)
+        if media == Media.IMAGE
+        else formats.by_slug(info.format)
+    )
+    suffix = fmt.suffix
     photo = Photo(
         owner=owner,
         original_name=(getattr(upload, "name", "") or "")[:255],
-        format=info.format,
+        format=fmt.name,
         width=info.width,
         height=info.height,
-        byte_size=len(data),
+        media=media,
+        duration=getattr(info, "duration", None),
+        frames=getattr(info, "frames", None),
+        byte_size=upload.size,
         content_hash=content_hash,
     )
-    photo.original.save(f"upload{suffix}", ContentFile(data), save=False)
+    # Stored from the upload itself, in chunks: never held whole in memory.
+    photo.original.save(f"upload{suffix}", upload, save=False)
     try:
         with transaction.atomic():
             _lock_owner(owner)
@@ -267,13 +284,15 @@ def artwork_rerender(artwork: Artwork) -> bool:
         )
         if row is None:
             return False
-        old_names = [row.result.name, row.thumbnail.name]
+        old_names = [row.result.name, row.thumbnail.name, row.animation.name]
         Artwork.objects.filter(pk=row.pk).update(
             status=Artwork.Status.QUEUED,
             result="",
             thumbnail="",
+            animation="",
             result_bytes=0,
             thumbnail_bytes=0,
+            animation_bytes=0,
             error="",
             job_id="",
             attempts=0,

@@ -1,7 +1,10 @@
 """Pure image processing for the art studio: decode, render styles, encode.
 
-No Django here: this package imports numpy, OpenCV, Pillow and pillow-heif
-only, so that it can run in workers, the CLI and tests alike. Numba (for the
+Moving pictures (videos, animated GIF/WebP) are probed and rendered frame by
+frame by :mod:`processing.video` (PyAV), exported here too.
+
+No Django here: this package imports numpy, OpenCV, Pillow, pillow-heif
+and PyAV only, so that it can run in workers, the CLI and tests alike. Numba (for the
 style kernels) is imported on the first :func:`render` or :func:`warm_up`.
 """
 
@@ -26,6 +29,14 @@ from processing.styles import (
     scale_params,
     style_version,
     validate_params,
+)
+from processing.video import (
+    InvalidVideo,
+    MediaInfo,
+    MovingResult,
+    is_moving,
+    probe,
+    render_moving,
 )
 
 
@@ -52,14 +63,20 @@ __all__ = [
     "STYLES",
     "ImageInfo",
     "InvalidImage",
+    "InvalidVideo",
+    "MediaInfo",
+    "MovingResult",
     "Param",
     "Style",
     "canonical_params",
     "decode",
     "encode",
     "inspect",
+    "is_moving",
     "make_thumbnail",
+    "probe",
     "render",
+    "render_moving",
     "scale_params",
     "style_version",
     "validate_params",

@@ -1,5 +1,9 @@
 """Batch command line: ``python -m processing IN... --style NAME --out DIR``.
 
+Photos become ``NAME-STYLE.jpg`` (``--format``); videos (MP4, MOV, WebM)
+become ``NAME-STYLE.mp4`` with their sound, and animated GIF/WebP files
+``NAME-STYLE.mp4`` plus ``NAME-STYLE.webp``, with a frame progress bar.
+
 Exit status: 0 when every file was converted, 1 when at least one failed,
 2 on a usage error. One bad file never stops the batch.
 """
@@ -16,6 +20,7 @@ from typing import TextIO
 from processing import formats
 from processing.codec import InvalidImage, decode, encode
 from processing.styles import GENERIC_PARAMS, STYLES, Param, render, validate_params
+from processing.video import InvalidVideo, is_moving, probe, render_moving
 
 
 def _parse_param(text: str) -> tuple[str, str]:
@@ -40,10 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
     generic_help = ", ".join(_param_help(p) for p in GENERIC_PARAMS)
     parser = argparse.ArgumentParser(
         prog="python -m processing",
-        description="Convert photos into artworks offline.",
+        description="Convert photos, videos and animated GIF/WebP files into "
+        "artworks offline.",
         epilog=f"Parameters per style: {styles_help}. Every style: {generic_help}.",
     )
-    parser.add_argument("inputs", nargs="+", metavar="IN", help="input image files")
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="IN",
+        help="input image, video (MP4, MOV, WebM) or animated GIF/WebP files",
+    )
     parser.add_argument(
         "--style", required=True, choices=list(STYLES), help="style slug to apply"
     )
@@ -80,6 +91,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=12_000_000,
         help="downscale inputs to at most this many pixels (default: 12000000)",
     )
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=30.0,
+        help="refuse videos and animations longer than this (default: 30)",
+    )
+    parser.add_argument(
+        "--max-video-pixels",
+        type=int,
+        default=1920 * 1080,
+        help="refuse videos with larger frames than this many pixels "
+        "(default: 2073600, 1920x1080)",
+    )
     parser.add_argument("--out", required=True, type=Path, help="output directory")
     return parser
 
@@ -91,6 +115,26 @@ def _progress(stream: TextIO, done: int, total: int, name: str) -> None:
     line = f"\r[{bar}] {done}/{total} {name[:40]:<40}"
     stream.write(line)
     stream.flush()
+
+
+def _frame_bar(stream: TextIO, name: str):
+    """A ``progress(done, total)`` callback drawing a frame bar for one file."""
+
+    def progress(done: int, total: int) -> None:
+        _progress(stream, done, total, f"{name} (frames)")
+
+    return progress
+
+
+def _convert_moving(path: Path, args: argparse.Namespace, params: dict, err) -> None:
+    info = probe(path, max_seconds=args.max_seconds, max_pixels=args.max_video_pixels)
+    stem = args.out / f"{path.stem}-{args.style}"
+    webp = stem.with_suffix(".webp") if info.media == "animation" else None
+    render_moving(
+        path, args.style, params, stem.with_suffix(".mp4"), out_webp=webp,
+        info=info, progress=_frame_bar(err, path.name),
+        max_seconds=args.max_seconds, max_pixels=args.max_video_pixels,
+    )  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -117,6 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         path = Path(name)
         _progress(err, index, total, path.name)
         try:
+            if is_moving(path):
+                _convert_moving(path, args, params, err)
+                continue
             data = path.read_bytes()
             image = decode(
                 data, max_pixels=args.max_pixels, work_pixels=args.work_pixels
@@ -125,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             payload = encode(result, args.format, args.quality)
             target = args.out / f"{path.stem}-{args.style}{suffix}"
             target.write_bytes(payload)
-        except InvalidImage as exc:
+        except (InvalidImage, InvalidVideo) as exc:
             failures += 1
             err.write(f"\rerror: {name}: {exc}\n")
         except OSError as exc:

@@ -1,4 +1,4 @@
-"""The one table of image formats the studio knows.
+"""The one table of image and video formats the studio knows.
 
 Decoding (the allow-list), encoding, stored file names, the upload form's
 ``accept`` list, media content types, download choices and the texts that
@@ -9,11 +9,13 @@ added or changed in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 __all__ = [
     "DECODABLE",
     "ENCODABLE",
     "FORMATS",
+    "MOVING",
     "ImageFormat",
     "accept_list",
     "by_name",
@@ -21,6 +23,8 @@ __all__ = [
     "by_suffix",
     "content_type",
     "decodable_labels",
+    "moving_accept_list",
+    "moving_labels",
 ]
 
 
@@ -38,6 +42,11 @@ class ImageFormat:
         mime_aliases: other content types browsers send for it.
         decodable: accepted as an upload (decoded by Pillow).
         encodable: produced by :func:`processing.encode` (OpenCV).
+        moving: ``"video"`` for a video container (demuxed and decoded by
+            FFmpeg through PyAV, :mod:`processing.video`), ``"animation"``
+            for an image format that may hold several frames (GIF, WebP:
+            :func:`processing.video.is_moving` tells which files do), ``""``
+            for a still-only format.
     """
 
     name: str
@@ -49,6 +58,7 @@ class ImageFormat:
     mime_aliases: tuple[str, ...] = ()
     decodable: bool = True
     encodable: bool = False
+    moving: Literal["", "video", "animation"] = ""
 
 
 FORMATS: tuple[ImageFormat, ...] = (
@@ -57,9 +67,18 @@ FORMATS: tuple[ImageFormat, ...] = (
     ),
     ImageFormat("PNG", "png", "PNG", ".png", "image/png", (".png",), encodable=True),
     ImageFormat(
-        "WEBP", "webp", "WebP", ".webp", "image/webp", (".webp",), encodable=True
+        "WEBP",
+        "webp",
+        "WebP",
+        ".webp",
+        "image/webp",
+        (".webp",),
+        encodable=True,
+        moving="animation",
     ),
-    ImageFormat("GIF", "gif", "GIF", ".gif", "image/gif", (".gif",)),
+    ImageFormat(
+        "GIF", "gif", "GIF", ".gif", "image/gif", (".gif",), moving="animation"
+    ),
     # pillow-heif reports HEIC and HEIF files alike as "HEIF".
     ImageFormat(
         "HEIF",
@@ -70,10 +89,47 @@ FORMATS: tuple[ImageFormat, ...] = (
         (".heic", ".heif"),
         mime_aliases=("image/heif",),
     ),
+    # Videos: not Pillow formats (``decodable`` is False); the name is the
+    # container's, as :class:`processing.video.MediaInfo` reports it.
+    ImageFormat(
+        "MP4",
+        "mp4",
+        "MP4",
+        ".mp4",
+        "video/mp4",
+        (".mp4", ".m4v"),
+        mime_aliases=("video/x-m4v",),
+        decodable=False,
+        moving="video",
+    ),
+    ImageFormat(
+        "MOV",
+        "mov",
+        "MOV",
+        ".mov",
+        "video/quicktime",
+        (".mov", ".qt"),
+        decodable=False,
+        moving="video",
+    ),
+    ImageFormat(
+        "WEBM",
+        "webm",
+        "WebM",
+        ".webm",
+        "video/webm",
+        (".webm",),
+        decodable=False,
+        moving="video",
+    ),  # fmt: skip
 )
 
 #: Pillow format names accepted on input, for ``Image.open(formats=...)``.
 DECODABLE: tuple[str, ...] = tuple(f.name for f in FORMATS if f.decodable)
+#: Formats that may hold moving pictures: the videos, then GIF and WebP.
+MOVING: tuple[ImageFormat, ...] = tuple(
+    sorted((f for f in FORMATS if f.moving), key=lambda f: f.moving != "video")
+)
 #: Slugs :func:`processing.encode` writes (``"jpg"`` is accepted as ``"jpeg"``).
 ENCODABLE: tuple[str, ...] = tuple(f.slug for f in FORMATS if f.encodable)
 
@@ -115,3 +171,19 @@ def accept_list() -> list[str]:
 def decodable_labels() -> str:
     """ "JPEG, PNG, WebP, GIF, HEIC": the formats an upload may be in."""
     return ", ".join(f.label for f in FORMATS if f.decodable)
+
+
+def moving_accept_list() -> list[str]:
+    """Content types and extensions of the videos (MP4, MOV, WebM), for a
+    file input's ``accept`` attribute next to :func:`accept_list` (which
+    already lists GIF and WebP)."""
+    videos = [f for f in MOVING if f.moving == "video"]
+    types = [t for f in videos for t in (f.mime, *f.mime_aliases)]
+    return types + [ext for f in videos for ext in f.extensions]
+
+
+def moving_labels() -> str:
+    """ "MP4, MOV, WebM, animated WebP, animated GIF": the moving formats."""
+    return ", ".join(
+        f.label if f.moving == "video" else f"animated {f.label}" for f in MOVING
+    )

@@ -155,7 +155,16 @@ class ArtworkAdmin(admin.ModelAdmin):
         ),
         (
             _("Storage"),
-            {"fields": ("result", "thumbnail", "result_bytes", "thumbnail_bytes")},
+            {
+                "fields": (
+                    "result",
+                    "thumbnail",
+                    "animation",
+                    "result_bytes",
+                    "thumbnail_bytes",
+                    "animation_bytes",
+                )
+            },
         ),
         (
             _("Times"),
@@ -179,8 +188,10 @@ class ArtworkAdmin(admin.ModelAdmin):
         "recipe_key",
         "result",
         "thumbnail",
+        "animation",
         "result_bytes",
         "thumbnail_bytes",
+        "animation_bytes",
         "created",
         "queued_at",
         "started_at",

@@ -89,7 +89,13 @@ def find_done(
     if exclude_pk is not None:
         rows = rows.exclude(pk=exclude_pk)
     for candidate in rows.only(
-        "pk", "result", "thumbnail", "result_bytes", "thumbnail_bytes"
+        "pk",
+        "result",
+        "thumbnail",
+        "animation",
+        "result_bytes",
+        "thumbnail_bytes",
+        "animation_bytes",
     )[:3]:
         # A file lost from storage must not be handed on to a new row.
         if candidate.result.storage.exists(candidate.result.name):
@@ -114,8 +120,10 @@ def done_fields(source: Artwork) -> dict:
         "status": Artwork.Status.DONE,
         "result": source.result.name,
         "thumbnail": source.thumbnail.name,
+        "animation": source.animation.name,
         "result_bytes": source.result_bytes,
         "thumbnail_bytes": source.thumbnail_bytes,
+        "animation_bytes": source.animation_bytes,
         "error": "",
         "started_at": now,
         "finished_at": now,
@@ -165,10 +173,12 @@ def recipe_lock(key: str) -> Iterator[bool]:
     if job is None or not key:
         yield False
         return
+    # A video's job has a longer timeout than a photo's (queue.job_timeout).
+    timeout = job.timeout or settings.STUDIO_JOB_TIMEOUT
     lock = job.connection.lock(
         f"studio:recipe-lock:{key}",
-        timeout=settings.STUDIO_JOB_TIMEOUT + 30,
-        blocking_timeout=settings.STUDIO_JOB_TIMEOUT,
+        timeout=timeout + 30,
+        blocking_timeout=timeout,
     )
     waited = acquired = False
     try:

@@ -19,12 +19,12 @@ Fault handling, in one place:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
 
 from django.conf import settings
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.db.models import F, Q
 from django.utils import timezone
@@ -38,7 +38,8 @@ from rq.timeouts import JobTimeoutException
 
 import processing
 from gallery.models import Artwork
-from gallery.pipeline import dedup, proxy, queue
+from gallery.pipeline import dedup, moving, proxy, queue
+from gallery.pipeline.results import store_result
 
 logger = logging.getLogger(__name__)
 
@@ -218,13 +219,14 @@ def on_render_stopped(job: Job, connection) -> None:
 # The job ----------------------------------------------------------------------
 
 
-def _report(stage: str, percent: int) -> None:
-    """Publish the job's stage and percent in ``job.meta`` (Redis only)."""
+def _report(stage: str, percent: int, **extra) -> None:
+    """Publish the job's stage and percent (and ``extra``: a video's frame
+    counts and rate) in ``job.meta`` (Redis only)."""
     assert stage in STAGES, stage
     job = get_current_job()
     if job is None:
         return
-    job.meta.update(stage=stage, progress=percent)
+    job.meta.update(stage=stage, progress=percent, **extra)
     job.save_meta()
 
 
@@ -278,9 +280,39 @@ def _render_artwork(artwork: Artwork) -> str:
         return _render(artwork, job_id)
 
 
-def _render(artwork: Artwork, job_id: str | None) -> str:
-    artwork_id = artwork.pk
+@contextlib.contextmanager
+def _job_errors(artwork_id: int, job_id: str | None) -> Iterator[dict]:
+    """What a render's exceptions mean for its artwork. A bad source (or
+    recipe) fails it at once, with the reason (``outcome["failed"]``, the
+    exception swallowed): a retry would fail the same way. Transient faults
+    propagate for ``on_render_failure`` to retry; a timeout or a bug fails
+    the artwork and propagates."""
+    outcome = {"failed": False}
     try:
+        yield outcome
+    except (processing.InvalidImage, ValueError) as exc:
+        # InvalidVideo is an InvalidImage: its message is for the owner too.
+        outcome["failed"] = fail_for_job(artwork_id, job_id, str(exc)) or True
+    except FileNotFoundError:
+        fail_for_job(
+            artwork_id, job_id, _("The original photo is missing from storage.")
+        )
+        outcome["failed"] = True
+    except JobTimeoutException:
+        fail_for_job(artwork_id, job_id, TIMEOUT_ERROR)
+        raise
+    except TRANSIENT_ERRORS:
+        raise  # on_render_failure decides: retry with backoff, or fail
+    except Exception:
+        logger.exception("render of artwork %s failed", artwork_id)
+        fail_for_job(artwork_id, job_id, UNEXPECTED_ERROR)
+        raise
+
+
+def _render(artwork: Artwork, job_id: str | None) -> str:
+    if artwork.photo.is_moving:
+        return _render_moving(artwork, job_id)
+    with _job_errors(artwork.pk, job_id) as outcome:
         _report("decoding", 5)
         with artwork.photo.original.open("rb") as original:
             data = original.read()
@@ -302,24 +334,8 @@ def _render(artwork: Artwork, job_id: str | None) -> str:
         thumb = processing.make_thumbnail(rendered, settings.STUDIO_THUMBNAIL_SIZE)
         thumbnail = processing.encode(thumb, "jpeg", 85)
         del rendered, thumb
-    except (processing.InvalidImage, ValueError) as exc:
-        # The photo (or its recipe) is bad: a retry would fail the same way.
-        fail_for_job(artwork_id, job_id, str(exc))
+    if outcome["failed"]:
         return "failed"
-    except FileNotFoundError:
-        fail_for_job(
-            artwork_id, job_id, _("The original photo is missing from storage.")
-        )
-        return "failed"
-    except JobTimeoutException:
-        fail_for_job(artwork_id, job_id, TIMEOUT_ERROR)
-        raise
-    except TRANSIENT_ERRORS:
-        raise  # on_render_failure decides: retry with backoff, or fail
-    except Exception:
-        logger.exception("render of artwork %s failed", artwork_id)
-        fail_for_job(artwork_id, job_id, UNEXPECTED_ERROR)
-        raise
     _report("saving", 96)
     store_result(artwork, result, thumbnail)
     del result, thumbnail
@@ -329,42 +345,21 @@ def _render(artwork: Artwork, job_id: str | None) -> str:
     return "done"
 
 
-def store_result(artwork: Artwork, result: bytes, thumbnail: bytes) -> bool:
-    """Save the rendered files and mark the artwork done.
-
-    A row that is already done (the job ran twice) keeps its files; the files
-    just written are removed again so nothing is orphaned.
-    """
-    result_name = default_storage.save(
-        artwork.result.field.generate_filename(artwork, "result.jpg"),
-        ContentFile(result),
-    )
-    thumb_name = default_storage.save(
-        artwork.thumbnail.field.generate_filename(artwork, "thumb.jpg"),
-        ContentFile(thumbnail),
-    )
-    changed = (
-        Artwork.objects.filter(pk=artwork.pk)
-        .unfinished()
-        .update(
-            status=Artwork.Status.DONE,
-            result=result_name,
-            thumbnail=thumb_name,
-            # Recorded so quotas and the admin's figures need no storage calls.
-            result_bytes=len(result),
-            thumbnail_bytes=len(thumbnail),
-            error="",
-            finished_at=timezone.now(),
-            **dedup.moderation_of(artwork.recipe_key),
-        )
-    )
-    if not changed:
-        default_storage.delete(result_name)
-        default_storage.delete(thumb_name)
-        return False
-    # The row is ours and just written: no reload.
-    artwork.status = Artwork.Status.DONE
-    artwork.result.name, artwork.thumbnail.name = result_name, thumb_name
-    artwork.result_bytes, artwork.thumbnail_bytes = len(result), len(thumbnail)
-    artwork.error = ""
-    return True
+def _render_moving(artwork: Artwork, job_id: str | None) -> str:
+    """A video or animation: rendered frame by frame into temporary files
+    (gallery.pipeline.moving), which are stored, then removed whatever
+    happened."""
+    with _job_errors(artwork.pk, job_id) as outcome:
+        with moving.rendered(artwork, _report) as output:
+            _report("saving", 97)
+            store_result(
+                artwork,
+                output.result,
+                output.thumbnail,
+                animation=output.animation,
+                result_name="result.mp4",
+            )
+    if outcome["failed"]:
+        return "failed"
+    _report("done", 100)
+    return "done"

@@ -15,7 +15,7 @@ from rq import Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from gallery.models import Artwork
+from gallery.models import Artwork, Media
 from gallery.pipeline.queue import get_queue
 
 logger = logging.getLogger(__name__)
@@ -29,9 +29,12 @@ _CACHE_SECONDS = 15
 
 
 def recent_job_seconds() -> float:
-    """Median start-to-finish time of the last renders (cached briefly).
+    """Median start-to-finish time of the last renders of photos (cached
+    briefly).
 
-    Reused results (no render, zero duration) are left out.
+    Reused results (no render, zero duration) are left out, and so are
+    videos and animations: their renders take as long as their clips, and a
+    rendering one has its own estimate (``frame_seconds_left``).
     """
     cached = cache.get("studio:recent-job-seconds")
     if cached is not None:
@@ -41,6 +44,7 @@ def recent_job_seconds() -> float:
             status=Artwork.Status.DONE,
             started_at__isnull=False,
             finished_at__isnull=False,
+            photo__media=Media.IMAGE,
         )
         .order_by("-finished_at")
         .values_list("started_at", "finished_at")[:RECENT_JOBS]
@@ -112,11 +116,13 @@ def artwork_progress(artwork: Artwork) -> dict:
             )
         return state
     state = _state("processing", 1)
+    meta: dict = {}
     if artwork.job_id:
         try:
             job = Job.fetch(artwork.job_id, connection=get_queue().connection)
-            state["stage"] = job.meta.get("stage", state["stage"])
-            state["progress"] = int(job.meta.get("progress", state["progress"]))
+            meta = job.meta
+            state["stage"] = meta.get("stage", state["stage"])
+            state["progress"] = int(meta.get("progress", state["progress"]))
         except (NoSuchJobError, RedisError) as exc:
             logger.debug("no progress for artwork %s: %s", artwork.pk, exc)
     elapsed = (
@@ -125,8 +131,31 @@ def artwork_progress(artwork: Artwork) -> dict:
         else 0.0
     )
     state["queue_position"] = 0
-    state["eta_seconds"] = max(1, round(recent_job_seconds() - elapsed))
+    frames_left = frame_seconds_left(meta)
+    if frames_left is not None:
+        state["eta_seconds"] = max(1, round(frames_left))
+    else:
+        state["eta_seconds"] = max(1, round(recent_job_seconds() - elapsed))
     return state
+
+
+# Storing a rendered clip and its thumbnail after the last frame.
+VIDEO_TAIL_SECONDS = 2.0
+
+
+def frame_seconds_left(meta: dict) -> float | None:
+    """Seconds a video render still needs, from the frame rate it measured
+    (``gallery.pipeline.moving``: frames done and total, frames per second),
+    or None before it has measured one (or for a photo)."""
+    try:
+        done = int(meta.get("frames_done") or 0)
+        total = int(meta.get("frames_total") or 0)
+        rate = float(meta.get("frame_rate") or 0)
+    except (TypeError, ValueError):
+        return None
+    if total <= 0 or done <= 0 or rate <= 0:
+        return None
+    return max(0, total - done) / rate + VIDEO_TAIL_SECONDS
 
 
 def _waiting_state(artwork: Artwork) -> dict:

@@ -19,6 +19,7 @@ next artwork itself, so this module must not import it.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import uuid
 
@@ -62,10 +63,19 @@ def retry_delays() -> list[int]:
     return list(settings.STUDIO_JOB_RETRY_DELAYS) or [0]
 
 
-def render_job_options() -> dict:
-    """The enqueue options every render job gets (see gallery.pipeline.jobs)."""
+def job_timeout(duration: float | None = None) -> int:
+    """Seconds a render job may run: ``STUDIO_JOB_TIMEOUT``, plus
+    ``STUDIO_VIDEO_TIMEOUT_PER_SECOND`` per second of a video or animation
+    (``duration``), whose every frame is rendered."""
+    extra = settings.STUDIO_VIDEO_TIMEOUT_PER_SECOND * (duration or 0)
+    return settings.STUDIO_JOB_TIMEOUT + math.ceil(extra)
+
+
+def render_job_options(duration: float | None = None) -> dict:
+    """The enqueue options every render job gets (see gallery.pipeline.jobs);
+    ``duration`` is the seconds of a moving source (its own timeout)."""
     options: dict = {
-        "job_timeout": settings.STUDIO_JOB_TIMEOUT,
+        "job_timeout": job_timeout(duration),
         "on_failure": Callback("gallery.pipeline.jobs.on_render_failure"),
         "on_stopped": Callback("gallery.pipeline.jobs.on_render_stopped"),
         "result_ttl": 3600,
@@ -83,13 +93,18 @@ def _new_job_id(artwork_id: int) -> str:
 
 
 def _put(artwork_id: int, job_id: str) -> bool:
+    duration = (
+        Artwork.objects.filter(pk=artwork_id)
+        .values_list("photo__duration", flat=True)
+        .first()
+    )
     try:
         get_queue().enqueue(
             RENDER_JOB,
             artwork_id,
             job_id=job_id,
             description=f"render artwork {artwork_id}",
-            **render_job_options(),
+            **render_job_options(duration),
         )
     except RedisError as exc:
         logger.warning("could not enqueue artwork %s, will retry: %s", artwork_id, exc)

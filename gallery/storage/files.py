@@ -108,6 +108,11 @@ def _referenced(names: list[str], *, using: str) -> set[str]:
             .filter(thumbnail__in=chunk)
             .values_list("thumbnail", flat=True)
         )
+        found.update(
+            Artwork.objects.using(using)
+            .filter(animation__in=chunk)
+            .values_list("animation", flat=True)
+        )
     return found
 
 
@@ -211,7 +216,8 @@ def _photo_deleted(sender, instance: Photo, using: str, **kwargs) -> None:
 
 def _artwork_deleted(sender, instance: Artwork, using: str, **kwargs) -> None:
     delete_unreferenced_on_commit(
-        [instance.result.name, instance.thumbnail.name], using=using
+        [instance.result.name, instance.thumbnail.name, instance.animation.name],
+        using=using,
     )
 
 

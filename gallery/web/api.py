@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from ninja import File, Form, Router, Schema, Status
+from ninja import Field, File, Form, Router, Schema, Status
 from ninja.decorators import decorate_view
 from ninja.files import UploadedFile
 from pydantic import ConfigDict
@@ -88,6 +88,16 @@ class ArtworkOut(OpenOut):
     original_url: str | None
     public: bool
     created: str
+    media: str = Field(description='"image", "video" or "animation"')
+    duration: float | None = Field(
+        description="Seconds of a video or animation; null for photos"
+    )
+    frames: int | None = Field(
+        description="Frames of a video or animation; null for photos"
+    )
+    animation_url: str | None = Field(
+        description="An animation's result as an animated WebP; null otherwise"
+    )
 
 
 def artwork_json(artwork: Artwork, viewer) -> dict:
@@ -95,6 +105,7 @@ def artwork_json(artwork: Artwork, viewer) -> dict:
     (the original, EXIF and all, is its owner's only)."""
     is_owner = viewer is not None and artwork.owner_id == viewer.pk
     state = artwork_progress(artwork)
+    photo = artwork.photo
     return {
         "id": artwork.pk,
         "style": artwork.style,
@@ -111,6 +122,10 @@ def artwork_json(artwork: Artwork, viewer) -> dict:
         "original_url": media_url(artwork, "original") if is_owner else None,
         "public": artwork.public,
         "created": artwork.created.isoformat(),
+        "media": photo.media,
+        "duration": photo.duration if photo.is_moving else None,
+        "frames": photo.frames if photo.is_moving else None,
+        "animation_url": media_url(artwork, "animation"),
     }
 
 

@@ -18,6 +18,7 @@ from gallery.models import Artwork, Preset
 from gallery.pipeline.jobs import STAGES
 from gallery.services import Recipe
 from gallery.web.forms import ACCEPTED_TYPES, param_field
+from processing import formats
 
 
 def stage_labels() -> dict[str, str]:
@@ -107,6 +108,18 @@ def editor_config(owner=None) -> dict:
             for style in processing.STYLES.values()
         ],
         "maxBytes": settings.STUDIO_MAX_UPLOAD_BYTES,
+        # Videos, and GIF/WebP (which may be animations: the server decides),
+        # may be up to the video cap.
+        "maxVideoBytes": max(
+            settings.STUDIO_MAX_VIDEO_BYTES, settings.STUDIO_MAX_UPLOAD_BYTES
+        ),
+        "videoTypes": formats.moving_accept_list(),
+        "animatableTypes": [
+            t
+            for f in formats.MOVING
+            if f.moving == "animation"
+            for t in (f.mime, *f.extensions)
+        ],
         "types": ACCEPTED_TYPES.split(","),
         "urls": {
             "artworks": reverse("gallery:api_artworks"),
@@ -130,6 +143,10 @@ def editor_config(owner=None) -> dict:
             "retry": _("Retry"),
             "open": _("Open"),
             "previewFailed": _("The preview could not be rendered."),
+            "videoPreviewFailed": _(
+                "This browser cannot show a frame of %(name)s: no preview, the "
+                "upload works all the same."
+            ),
             "previewBusy": _("Too many previews; waiting %(n)s s."),
             "allDone": _("All artworks are finished."),
             "summary": _("%(photos)s photos × %(styles)s styles = %(total)s artworks"),

@@ -19,11 +19,12 @@ from django.utils.translation import gettext_lazy as _
 
 import processing
 from gallery import presets, preview, services
-from gallery.models import Artwork, Photo, Preset
+from gallery.models import Artwork, Media, Photo, Preset
 from gallery.services import Recipe
-from processing import formats
+from processing import formats, video
 
-ACCEPTED_TYPES = ",".join(formats.accept_list())
+# Photos, and videos (animated GIF/WebP are photo formats already).
+ACCEPTED_TYPES = ",".join(formats.accept_list() + formats.moving_accept_list())
 PARAM_PREFIX = "param:"
 # Every style's full parameter object fits in a few hundred bytes; the cap
 # keeps parsing cheap (no giant numbers, no deep nesting) whatever is sent.
@@ -62,6 +63,28 @@ def _params_from_fields(data) -> dict[str, dict]:
     return collected
 
 
+def _probe_video(upload, max_bytes: int) -> video.MediaInfo:
+    """The clip's header facts within the studio's limits, or a
+    ValidationError with the engine's message (nothing is decoded yet)."""
+    # PyAV reads a file on disk best: large uploads are spooled to one.
+    source = (
+        upload.temporary_file_path()
+        if hasattr(upload, "temporary_file_path")
+        else upload.file
+    )
+    try:
+        return video.probe(
+            source,
+            max_seconds=settings.STUDIO_MAX_VIDEO_SECONDS,
+            max_pixels=settings.STUDIO_MAX_VIDEO_PIXELS,
+            max_bytes=max_bytes,
+        )
+    except video.InvalidVideo as exc:
+        raise forms.ValidationError(str(exc)) from None
+    finally:
+        upload.seek(0)
+
+
 class FirstErrorMixin:
     def first_error(self) -> tuple[str, str]:
         """The first error as (field, message), for the JSON API."""
@@ -79,7 +102,8 @@ class SignUpForm(UserCreationForm):
 
 
 class ArtworkRequestForm(FirstErrorMixin, forms.Form):
-    """One photo and the styles (and the owner's presets) to render it in.
+    """One photo (or short video, or animated GIF/WebP) and the styles (and
+    the owner's presets) to render it in.
 
     Used by the upload page and by ``POST /api/artworks/``. Parameters come
     either as a JSON object (``params``: style slug -> {name: value}) or, from
@@ -110,14 +134,24 @@ class ArtworkRequestForm(FirstErrorMixin, forms.Form):
 
     def clean_image(self):
         upload = self.cleaned_data["image"]
-        limit = settings.STUDIO_MAX_UPLOAD_BYTES
         if upload.size == 0:
             raise forms.ValidationError(_("The file is empty."))
+        # A video or an animated GIF/WebP (from its header; a still GIF or
+        # WebP is a photo) has its own size, length and frame-size limits.
+        moving = video.is_moving(upload)
+        limit = (
+            settings.STUDIO_MAX_VIDEO_BYTES
+            if moving
+            else settings.STUDIO_MAX_UPLOAD_BYTES
+        )
         if upload.size > limit:
             raise forms.ValidationError(
                 _("The file is %(size)s; the limit is %(limit)s.")
                 % {"size": filesizeformat(upload.size), "limit": filesizeformat(limit)}
             )
+        if moving:
+            self.image_info = _probe_video(upload, limit)
+            return upload
         upload.seek(0)
         data = upload.read()
         upload.seek(0)
@@ -291,6 +325,17 @@ class PreviewForm(FirstErrorMixin, forms.Form):
             photo = Photo.objects.filter(pk=photo_id, owner_id=self.owner.pk).first()
             if photo is None:
                 self.add_error("photo", _("No such photo."))
+                return cleaned
+            if photo.media == Media.VIDEO and not photo.preview_proxy:
+                # Its original is a video file (up to STUDIO_MAX_VIDEO_BYTES)
+                # that the preview's image decoder cannot read: say so at once.
+                self.add_error(
+                    "photo",
+                    _(
+                        "Live previews are made of photos and animations; the "
+                        "artworks of a video are rendered all the same."
+                    ),
+                )
                 return cleaned
             cleaned["source"] = photo
         try:

@@ -9,6 +9,7 @@ short-lived signed URL. Content types come from the format table
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePosixPath
 
 from django.conf import settings
@@ -27,6 +28,55 @@ from processing import formats
 
 #: ``?format=`` choices for a full-size result download.
 DOWNLOAD_FORMATS = {f.slug: f for f in formats.FORMATS if f.encodable}
+# One range of bytes (what browsers send to seek in a video): "bytes=0-",
+# "bytes=100-199" or the last N bytes, "bytes=-N".
+_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+
+
+class RangeNotSatisfiable(Exception):
+    """A Range header that asks for bytes the file does not have."""
+
+
+def byte_range(header: str, size: int) -> tuple[int, int] | None:
+    """The ``(first, last)`` byte positions (inclusive) a Range header asks
+    for in a file of ``size`` bytes; None to send the whole file (no header,
+    or one this server does not take: several ranges, another unit).
+    Raises RangeNotSatisfiable for a range outside the file."""
+    match = _RANGE.match(header or "")
+    if match is None:
+        return None
+    first, last = match.groups()
+    if not first and not last:
+        return None
+    if not first:  # the last N bytes
+        length = int(last)
+        if length == 0 or size == 0:
+            raise RangeNotSatisfiable
+        return max(0, size - length), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or (last and int(last) < start):
+        raise RangeNotSatisfiable
+    return start, end
+
+
+class _RangeReader:
+    """A file handle read from its current position for ``length`` bytes."""
+
+    def __init__(self, handle, length: int):
+        self.handle = handle
+        self.remaining = length
+
+    def read(self, size: int = -1) -> bytes:
+        if self.remaining <= 0:
+            return b""
+        size = self.remaining if size < 0 else min(size, self.remaining)
+        data = self.handle.read(size)
+        self.remaining -= len(data)
+        return data
+
+    def close(self) -> None:
+        self.handle.close()
 
 
 def media_url(artwork: Artwork, kind: str, *, download: bool = False) -> str | None:
@@ -44,11 +94,16 @@ def file_response(
     download: bool = False,
     cache_seconds: int = 3600,
     name: str | None = None,
-) -> FileResponse:
+    request: HttpRequest | None = None,
+) -> HttpResponse:
     """Stream a stored file (already access-checked) with its content type:
     the field's own, or the file ``name`` in the field's storage.
 
-    404 when the row has no file or storage lost it.
+    A ``Range`` header of the ``request`` (one range of bytes: browsers send
+    it to seek in a video) gets 206 with that part, or 416 when it lies
+    outside the file. Stored names are never reused for other content, so no
+    validator (``If-Range``) is needed. 404 when the row has no file or
+    storage lost it.
     """
     if not field:
         raise Http404("Not rendered yet.")
@@ -57,12 +112,34 @@ def file_response(
         handle = field.storage.open(name, "rb")
     except FileNotFoundError:
         raise Http404("The file is missing.") from None
+    wanted = None
+    header = request.headers.get("Range", "") if request is not None else ""
+    if header:
+        size = field.storage.size(name)
+        try:
+            wanted = byte_range(header, size)
+        except RangeNotSatisfiable:
+            handle.close()
+            response = HttpResponse(status=416)
+            response["Content-Range"] = f"bytes */{size}"
+            response["Accept-Ranges"] = "bytes"
+            return response
+    body = handle
+    if wanted is not None:
+        first, last = wanted
+        handle.seek(first)
+        body = _RangeReader(handle, last - first + 1)
     response = FileResponse(
-        handle,
+        body,
         content_type=formats.content_type(PurePosixPath(name).suffix),
         as_attachment=download,
         filename=filename,
     )
+    if wanted is not None:
+        response.status_code = 206
+        response["Content-Range"] = f"bytes {first}-{last}/{size}"
+        response["Content-Length"] = str(last - first + 1)
+    response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = f"private, max-age={cache_seconds}"
     return response
 
@@ -131,6 +208,12 @@ def artwork_media(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
         else Artwork.objects.visible_to(request.user)
     )
     artwork = get_object_or_404(artworks.select_related("photo"), pk=pk)
+    if slug and artwork.photo.is_moving:
+        # A video's result is an MP4 (its animation a WebP): no still formats.
+        return json_error(
+            _("A video is downloaded as it is: format is for photos only."),
+            "format",
+        )
     field = artwork.file(kind)
     if not field:
         raise Http404("Not rendered yet.")
@@ -165,6 +248,7 @@ def artwork_media(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
         name=name,
         filename=_download_name(artwork, kind, suffix),
         download=download,
+        request=request,
     )
 
 
@@ -204,7 +288,10 @@ def shared_media(request: HttpRequest, signed: str) -> HttpResponse:
     else:
         suffix = PurePosixPath(field.name).suffix.lower()
         response = file_response(
-            field, filename=_download_name(artwork, kind, suffix), cache_seconds=0
+            field,
+            filename=_download_name(artwork, kind, suffix),
+            cache_seconds=0,
+            request=request,
         )
     response["X-Robots-Tag"] = "noindex, nofollow, noarchive"
     return response

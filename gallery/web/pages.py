@@ -38,7 +38,9 @@ def _paginate(request: HttpRequest, queryset):
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    latest = Artwork.objects.public().select_related("owner", "owner__studio_profile")
+    latest = Artwork.objects.public().select_related(
+        "owner", "owner__studio_profile", "photo"
+    )
     return render(
         request,
         "gallery/home.html",
@@ -48,7 +50,9 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def explore(request: HttpRequest) -> HttpResponse:
-    artworks = Artwork.objects.public().select_related("owner", "owner__studio_profile")
+    artworks = Artwork.objects.public().select_related(
+        "owner", "owner__studio_profile", "photo"
+    )
     return render(
         request, "gallery/explore.html", {"page": _paginate(request, artworks)}
     )
@@ -123,6 +127,12 @@ def upload(request: HttpRequest) -> HttpResponse:
             "max_upload_bytes": settings.STUDIO_MAX_UPLOAD_BYTES,
             "max_megapixels": settings.STUDIO_MAX_PIXELS // 1_000_000,
             "accepted_formats": formats.decodable_labels(),
+            "video_formats": ", ".join(
+                f.label for f in formats.MOVING if f.moving == "video"
+            ),
+            "max_video_bytes": settings.STUDIO_MAX_VIDEO_BYTES,
+            "max_video_seconds": settings.STUDIO_MAX_VIDEO_SECONDS,
+            "max_video_megapixels": round(settings.STUDIO_MAX_VIDEO_PIXELS / 1e6, 1),
             "remix": remix,
             "style_panels": editor.style_panels(
                 form.data if form.is_bound else None, remix, linked

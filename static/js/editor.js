@@ -47,23 +47,53 @@
 
   // Photos -------------------------------------------------------------------
 
-  function isAccepted(file) {
+  function matches(file, types) {
     var name = file.name.toLowerCase();
     var dot = name.lastIndexOf(".");
     var ext = dot >= 0 ? name.slice(dot) : "";
     // Browsers often give HEIC files an empty type: the extension decides.
-    return config.types.some(function (t) {
+    return types.some(function (t) {
       return t.charAt(0) === "." ? t === ext : t === file.type;
+    });
+  }
+  function isAccepted(file) { return matches(file, config.types); }
+  function isVideo(file) { return matches(file, config.videoTypes); }
+  // Videos, and GIF/WebP that may be animations, have the video size cap.
+  function maxBytesOf(file) {
+    return isVideo(file) || matches(file, config.animatableTypes) ? config.maxVideoBytes : config.maxBytes;
+  }
+
+  // A bitmap of the file: the image itself, or a video's first frame (read
+  // through a blob: URL by a muted, detached <video>).
+  function bitmapOf(file) {
+    if (!isVideo(file)) { return createImageBitmap(file); }
+    return new Promise(function (resolve, reject) {
+      var url = URL.createObjectURL(file);
+      var video = document.createElement("video");
+      function finish() { video.removeAttribute("src"); video.load(); URL.revokeObjectURL(url); }
+      video.muted = true;
+      video.playsInline = true;
+      video.preload = "auto";
+      video.addEventListener("loadeddata", function () {
+        video.currentTime = Math.min(0.1, (video.duration || 0) / 2);
+      }, { once: true });
+      video.addEventListener("seeked", function () {
+        createImageBitmap(video).then(function (bitmap) { finish(); resolve(bitmap); },
+          function (error) { finish(); reject(error); });
+      }, { once: true });
+      video.addEventListener("error", function () { finish(); reject(new Error("video")); }, { once: true });
+      video.src = url;
     });
   }
 
   function addFiles(list) {
     var problems = [];
     Array.prototype.forEach.call(list, function (file) {
+      var limit = maxBytesOf(file);
       if (!isAccepted(file)) {
         problems.push(fmt(T.badType, { name: file.name }));
-      } else if (file.size > config.maxBytes) {
-        problems.push(fmt(T.tooLarge, { name: file.name, size: megabytes(file.size), limit: megabytes(config.maxBytes) }));
+      } else if (file.size > limit) {
+        problems.push(fmt(T.tooLarge, { name: file.name, size: megabytes(file.size), limit: megabytes(limit) }));
       } else if (!files.some(function (f) { return f.name === file.name && f.size === file.size; })) {
         files.push(file);
       }
@@ -82,7 +112,7 @@
     canvas.setAttribute("role", "img");
     canvas.setAttribute("aria-label", file.name);
     if (window.createImageBitmap) {
-      createImageBitmap(file).then(function (bitmap) {
+      bitmapOf(file).then(function (bitmap) {
         var scale = Math.max(64 / bitmap.width, 48 / bitmap.height);
         var w = bitmap.width * scale, h = bitmap.height * scale;
         canvas.getContext("2d").drawImage(bitmap, (64 - w) / 2, (48 - h) / 2, w, h);
@@ -124,12 +154,19 @@
     if (!file) { previewSource = null; return; }
     var fallback = function () {
       if (version !== sourceVersion) { return; }
+      if (isVideo(file)) {
+        // The preview takes images only: never send it a whole video.
+        previewSource = null;
+        fileError.textContent = fmt(T.videoPreviewFailed, { name: file.name });
+        fileError.hidden = false;
+        return;
+      }
       previewSource = file;  // e.g. HEIC: the server decodes it.
       sourceSize = null;  // the server reads it from the file itself
       refreshAllPreviews();
     };
     if (!window.createImageBitmap) { fallback(); return; }
-    createImageBitmap(file).then(function (bitmap) {
+    bitmapOf(file).then(function (bitmap) {
       var scale = Math.min(1, 512 / Math.max(bitmap.width, bitmap.height));
       var size = [bitmap.width, bitmap.height];
       var canvas = document.createElement("canvas");

@@ -221,7 +221,7 @@ def _done_artwork(user):
 
 ENGLISH_WORD = re.compile(r"[A-Za-z]{3,}")
 # Names that stay as they are in Chinese: file formats and units.
-NOT_TRANSLATED = {"JPEG", "PNG", "WebP", "GIF", "HEIC"}
+NOT_TRANSLATED = {"JPEG", "PNG", "WebP", "GIF", "HEIC", "MP4", "MOV", "WebM"}
 
 
 def _english_words(text: str) -> set[str]:

@@ -541,15 +541,16 @@ def test_nginx_service_renders_the_project_template():
     source, target = envsh[0].split(":")[:2]
     assert (REPO / source).is_file() and target.startswith("/docker-entrypoint.d/")
     needed = set(re.findall(r"\$\{([A-Z_]+)\}", NGINX_TEMPLATE.read_text()))
-    provided = set(nginx["environment"]) | {"NGINX_CLIENT_MAX_BODY_SIZE"}
+    provided = set(nginx["environment"]) | {
+        "NGINX_CLIENT_MAX_BODY_SIZE",
+        "NGINX_UPLOAD_MAX_BODY_SIZE",
+    }
     assert needed <= provided, needed - provided
     assert nginx["environment"]["STUDIO_UPSTREAM"] == "web:8000"
     # The same upload cap as the app's.
     app_env = compose()["x-app"]["environment"]
-    assert (
-        nginx["environment"]["STUDIO_MAX_UPLOAD_BYTES"]
-        == app_env["STUDIO_MAX_UPLOAD_BYTES"]
-    )
+    for name in ("STUDIO_MAX_UPLOAD_BYTES", "STUDIO_MAX_VIDEO_BYTES"):
+        assert nginx["environment"][name] == app_env[name]
     assert nginx["depends_on"]["web"]["condition"] == "service_healthy"
 
 

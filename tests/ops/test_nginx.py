@@ -3,7 +3,8 @@
 Debian's nginx runs the same template the compose nginx renders, from a
 private prefix (pid and temporary files in a throw-away folder), in front of
 gunicorn with production settings on loopback: idle half-open connections
-stay with nginx, the body cap follows STUDIO_MAX_UPLOAD_BYTES, text is
+stay with nginx, the body cap follows STUDIO_MAX_UPLOAD_BYTES (and, on the
+upload endpoints, STUDIO_MAX_VIDEO_BYTES), text is
 compressed and hashed static names are cached for a year.
 """
 
@@ -31,6 +32,7 @@ from artstudio_site.launcher import (
 from tests.ops.stack import REPO, clean_env, free_port, wait_http
 
 MAX_UPLOAD = 2 * 1024 * 1024
+MAX_VIDEO = 3 * 1024 * 1024
 IDLE_CONNECTIONS = 200
 ENVSH = REPO / "deploy" / "nginx" / "15-studio-body-size.envsh"
 
@@ -48,6 +50,7 @@ def proxied(tmp_path_factory):
         var,
         STATIC_ROOT=str(REPO / "var" / "staticfiles"),
         STUDIO_MAX_UPLOAD_BYTES=str(MAX_UPLOAD),
+        STUDIO_MAX_VIDEO_BYTES=str(MAX_VIDEO),
         WEB_CONCURRENCY="1",
     )
     for name in ("REDIS_URL", "CACHE_URL"):
@@ -73,6 +76,7 @@ def proxied(tmp_path_factory):
         listen=f"127.0.0.1:{port}",
         upstream=f"127.0.0.1:{upstream_port}",
         max_upload_bytes=MAX_UPLOAD,
+        max_video_bytes=MAX_VIDEO,
     )
     proxy = subprocess.Popen(
         nginx_command(prefix, conf),
@@ -115,29 +119,50 @@ def test_idle_half_open_connections_do_not_block_a_normal_request(proxied):
             sock.close()
 
 
-def test_a_body_over_the_cap_is_refused_by_nginx_unread(proxied):
-    limit = nginx_body_size(MAX_UPLOAD)
-    sock = socket.create_connection(("127.0.0.1", proxied["port"]), timeout=10)
+def _declared_body_reply(base_port: int, path: str, length: int) -> str:
+    """nginx's first answer to a body of ``length`` declared and not sent."""
+    sock = socket.create_connection(("127.0.0.1", base_port), timeout=10)
     try:
         sock.sendall(
-            b"POST /api/artworks/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             b"Content-Type: multipart/form-data; boundary=b\r\n"
-            b"Content-Length: %d\r\n\r\n" % (limit + 1)
+            b"Content-Length: %d\r\n\r\n" % (path.encode(), length)
         )
-        reply = sock.recv(65536).decode(errors="replace")
+        return sock.recv(65536).decode(errors="replace")
     finally:
         sock.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "max_file"),
+    [("/api/preview/", MAX_UPLOAD), ("/api/artworks/", MAX_VIDEO)],
+)
+def test_a_body_over_the_cap_is_refused_by_nginx_unread(proxied, path, max_file):
+    """The photo cap everywhere; the video cap on the upload endpoints."""
+    reply = _declared_body_reply(proxied["port"], path, nginx_body_size(max_file) + 1)
     assert reply.startswith("HTTP/1.1 413"), reply[:200]
     # Just under nginx's limit (over the app's cap): the app answers, with
     # its own 413 in JSON.
     response = requests.post(
-        proxied["base"] + "/api/artworks/",
-        data=b"x" * (MAX_UPLOAD + 128 * 1024),
+        proxied["base"] + path,
+        data=b"x" * (max_file + 128 * 1024),
         headers={"Content-Type": "multipart/form-data; boundary=b"},
         timeout=30,
     )
     assert response.status_code == 413
     assert response.headers["Content-Type"] == "application/json"
+
+
+def test_the_upload_endpoints_take_bodies_over_the_photo_cap(proxied):
+    """A clip above STUDIO_MAX_UPLOAD_BYTES passes nginx and the app's body
+    cap on /api/artworks/ (the anonymous request then answers 401)."""
+    response = requests.post(
+        proxied["base"] + "/api/artworks/",
+        data=b"x" * (MAX_UPLOAD + 256 * 1024),
+        headers={"Content-Type": "multipart/form-data; boundary=b"},
+        timeout=30,
+    )
+    assert response.status_code == 401, response.text[:200]
 
 
 def test_text_is_compressed_and_hashed_static_names_are_cached(proxied):
@@ -160,16 +185,29 @@ def test_text_is_compressed_and_hashed_static_names_are_cached(proxied):
     assert second.headers["X-Cache-Status"] == "HIT"
 
 
-def test_compose_renders_the_same_body_cap():
+@pytest.mark.parametrize(
+    ("max_upload", "max_video"),
+    [(MAX_UPLOAD, MAX_VIDEO), (40 * 1024 * 1024, 200 * 1024 * 1024), (MAX_VIDEO, 1)],
+)
+def test_compose_renders_the_same_body_cap(max_upload, max_video):
     """The official image sources deploy/nginx/*.envsh before envsubst."""
-    for max_upload in (MAX_UPLOAD, 40 * 1024 * 1024):
-        result = subprocess.run(
-            ["sh", "-c", f'. "{ENVSH}"; echo "$NGINX_CLIENT_MAX_BODY_SIZE"'],
-            env={"STUDIO_MAX_UPLOAD_BYTES": str(max_upload), "PATH": "/usr/bin:/bin"},
-            capture_output=True,
-            text=True,
-        )
-        assert result.stdout.strip() == str(nginx_body_size(max_upload))
+    result = subprocess.run(
+        [
+            "sh",
+            "-c",
+            f'. "{ENVSH}"; echo "$NGINX_CLIENT_MAX_BODY_SIZE $NGINX_UPLOAD_MAX_BODY_SIZE"',
+        ],
+        env={
+            "STUDIO_MAX_UPLOAD_BYTES": str(max_upload),
+            "STUDIO_MAX_VIDEO_BYTES": str(max_video),
+            "PATH": "/usr/bin:/bin",
+        },
+        capture_output=True,
+        text=True,
+    )
+    general, upload = result.stdout.split()
+    assert int(general) == nginx_body_size(max_upload)
+    assert int(upload) == nginx_body_size(max(max_upload, max_video))
     assert ENVSH.stat().st_mode & 0o111, "the image sources only executable .envsh"
 
 
@@ -181,9 +219,11 @@ def test_rendered_config_passes_nginx_test(tmp_path):
             listen=f"127.0.0.1:{free_port()}",
             upstream="127.0.0.1:9",
             max_upload_bytes=MAX_UPLOAD,
+            max_video_bytes=MAX_VIDEO,
         )
         text = (prefix / "studio.conf").read_text()
         assert f"client_max_body_size {nginx_body_size(MAX_UPLOAD)};" in text
+        assert f"client_max_body_size {nginx_body_size(MAX_VIDEO)};" in text
         assert "${" not in text
         for header in ("Host", "X-Forwarded-For", "X-Forwarded-Proto"):
             assert f"proxy_set_header {header} " in text

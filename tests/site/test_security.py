@@ -8,6 +8,7 @@ import json
 
 import pytest
 from django.core.cache import caches
+from django.template.defaultfilters import filesizeformat
 from django.test import Client
 from django.urls import reverse
 from PIL import Image
@@ -148,7 +149,11 @@ TWO_HUNDRED_MB = 200 * 1024 * 1024
 
 
 @pytest.mark.parametrize("path", ["/api/artworks/", "/upload/"])
-def test_declared_200_mb_body_is_refused_unread(owner_client, media_root, path):
+def test_declared_200_mb_body_is_refused_unread(
+    owner_client, media_root, settings, path
+):
+    # The upload endpoints take videos: their cap is STUDIO_MAX_VIDEO_BYTES.
+    settings.STUDIO_MAX_VIDEO_BYTES = 100 * 1024 * 1024
     body = EndlessBody(TWO_HUNDRED_MB)
     response = owner_client.generic(
         "POST",
@@ -174,6 +179,7 @@ def test_declared_200_mb_body_is_refused_unread(owner_client, media_root, path):
 @pytest.mark.parametrize("path", ["/api/artworks/", "/upload/"])
 def test_chunked_200_mb_body_stops_at_the_cap(owner_client, settings, path, tmp_path):
     settings.STUDIO_MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+    settings.STUDIO_MAX_VIDEO_BYTES = 1024 * 1024  # the larger of the two counts
     spool_dir = tmp_path / "spool"
     spool_dir.mkdir()
     settings.FILE_UPLOAD_TEMP_DIR = str(spool_dir)
@@ -251,7 +257,7 @@ def test_a_trusted_proxys_oversized_body_is_drained_before_the_413(
 ):
     """nginx has buffered the whole body and is still writing it: a refusal
     sent unread would be reset and reach the client as a 502."""
-    settings.STUDIO_MAX_UPLOAD_BYTES = 100_000
+    settings.STUDIO_MAX_UPLOAD_BYTES = settings.STUDIO_MAX_VIDEO_BYTES = 100_000
     size = 100_000 + BODY_OVERHEAD + 10_000
     for trusted, read in ((["127.0.0.1"], size), ([], 0)):
         settings.STUDIO_TRUSTED_PROXIES = trusted
@@ -267,6 +273,48 @@ def test_a_trusted_proxys_oversized_body_is_drained_before_the_413(
         )
         assert response.status_code == 413
         assert body.read_bytes == read
+
+
+@pytest.mark.parametrize(
+    ("path", "refused"),
+    [
+        ("/api/artworks/", False),
+        ("/upload/", False),
+        ("/api/preview/", True),
+        ("/accounts/login/", True),
+        ("/explore/", True),
+    ],
+)
+def test_the_video_cap_is_the_body_cap_of_the_upload_endpoints_only(
+    owner_client, settings, path, refused
+):
+    """A body over STUDIO_MAX_UPLOAD_BYTES but under STUDIO_MAX_VIDEO_BYTES:
+    read by the two upload endpoints (a short video), refused unread by
+    every other one."""
+    settings.STUDIO_MAX_UPLOAD_BYTES = 100_000
+    settings.STUDIO_MAX_VIDEO_BYTES = 1_000_000
+    size = 500_000
+    body = EndlessBody(size)
+    response = owner_client.generic(
+        "POST",
+        path,
+        **{
+            "CONTENT_TYPE": "multipart/form-data; boundary=x",
+            "wsgi.input": body,
+            "CONTENT_LENGTH": str(size),
+        },
+    )
+    if refused:
+        assert response.status_code == 413
+        assert body.read_bytes == 0
+        # The photo cap is the one named (JSON for the API, a page otherwise).
+        text = response.content.decode()
+        if path.startswith("/api/"):
+            text = response.json()["error"]
+        assert filesizeformat(100_000) in text
+    else:
+        assert response.status_code != 413
+        assert body.read_bytes > 0
 
 
 def test_bad_content_length_is_400(owner_client):
