@@ -271,6 +271,19 @@ def nginx_body_size(max_upload_bytes: int) -> int:
     return max_upload_bytes + NGINX_BODY_OVERHEAD + NGINX_BODY_MARGIN
 
 
+def nginx_real_ip(trusted_proxies: str) -> str:
+    """The realip directives for ``NGINX_TRUSTED_PROXIES`` (addresses or
+    CIDR networks of TLS terminators in front of nginx, separated by commas
+    or spaces), or a comment when there are none. The compose nginx builds
+    the same in deploy/nginx/15-studio-body-size.envsh."""
+    proxies = trusted_proxies.replace(",", " ").split()
+    if not proxies:
+        return "# NGINX_TRUSTED_PROXIES unset: the client is the connection's peer."
+    lines = [f"set_real_ip_from {proxy};" for proxy in proxies]
+    lines += ["real_ip_header X-Forwarded-For;", "real_ip_recursive on;"]
+    return "\n".join(lines)
+
+
 def render_nginx_template(variables: dict[str, str]) -> str:
     """The template with ``${NAME}`` replaced for the given names only, as the
     nginx image's envsubst does; nginx's own ``$variables`` stay."""
@@ -284,7 +297,12 @@ def render_nginx_template(variables: dict[str, str]) -> str:
 
 
 def write_nginx_config(
-    prefix: Path, *, listen: str, upstream: str, max_upload_bytes: int
+    prefix: Path,
+    *,
+    listen: str,
+    upstream: str,
+    max_upload_bytes: int,
+    trusted_proxies: str = "",
 ) -> Path:
     """A main config for Debian's nginx run by an ordinary user (or root)
     out of ``prefix``: pid, logs and temporary files there, the studio's
@@ -299,6 +317,7 @@ def write_nginx_config(
             "STUDIO_UPSTREAM": upstream,
             "NGINX_CLIENT_MAX_BODY_SIZE": str(nginx_body_size(max_upload_bytes)),
             "NGINX_CACHE_DIR": str(prefix / "cache"),
+            "NGINX_REAL_IP": nginx_real_ip(trusted_proxies),
         }
     )
     (prefix / "studio.conf").write_text(server)
@@ -440,6 +459,7 @@ def run(args: argparse.Namespace) -> int:
                 max_upload_bytes=int(
                     env.get("STUDIO_MAX_UPLOAD_BYTES") or DEFAULT_MAX_UPLOAD_BYTES
                 ),
+                trusted_proxies=env.get("NGINX_TRUSTED_PROXIES", ""),
             )
             processes.append(spawn(nginx_command(nginx_prefix, conf), env))
             print(f"nginx on {host}:{port} in front of gunicorn on {upstream}")
