@@ -283,9 +283,9 @@ def behind_terminator(proxied):
         max_upload_bytes=MAX_UPLOAD,
         trusted_proxies="127.0.0.1/32, 10.9.0.0/16",
     )
-    assert "set_real_ip_from 10.9.0.0/16;" in (prefix / "studio.conf").read_text()
     proxy = subprocess.Popen(nginx_command(prefix, conf), start_new_session=True)
     try:
+        assert "set_real_ip_from 10.9.0.0/16;" in (prefix / "studio.conf").read_text()
         wait_http(f"http://127.0.0.1:{port}/healthz", 30, proxy)
         yield port
     finally:
