@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 PORT ?= 8000
 export PORT
 
-.PHONY: run dev test test-soak bench bench-video bench-load bench-preview bench-cleanup bench-recycle chromium nginx lint format migrate static clean
+.PHONY: run dev test test-soak bench bench-video bench-load bench-preview bench-cleanup bench-recycle bench-abuse chromium nginx lint format migrate static clean
 
 $(VENV)/.runtime: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -87,6 +87,13 @@ bench-cleanup: $(VENV)/.dev
 # without nginx in front (the measurement behind gunicorn.conf.py's choice).
 bench-recycle: $(VENV)/.dev static nginx
 	$(PY) benchmarks/bench_recycle.py
+
+# The benchmark under attack: the stack behind nginx on loopback, 5 members
+# for 60 s, then 60 s more while one attacker runs every attack of issue 11
+# at once. Prints both phases side by side (latencies, errors, lost
+# artworks, attacker successes, memory, CPU per attack kind) and PASS/FAIL.
+bench-abuse: $(VENV)/.dev static nginx
+	$(PY) benchmarks/bench_abuse.py
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

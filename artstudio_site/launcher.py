@@ -273,6 +273,19 @@ def nginx_body_size(max_upload_bytes: int) -> int:
     return max_upload_bytes + NGINX_BODY_OVERHEAD + NGINX_BODY_MARGIN
 
 
+def nginx_real_ip(trusted_proxies: str) -> str:
+    """The realip directives for ``NGINX_TRUSTED_PROXIES`` (addresses or
+    CIDR networks of TLS terminators in front of nginx, separated by commas
+    or spaces), or a comment when there are none. The compose nginx builds
+    the same in deploy/nginx/15-studio-body-size.envsh."""
+    proxies = trusted_proxies.replace(",", " ").split()
+    if not proxies:
+        return "# NGINX_TRUSTED_PROXIES unset: the client is the connection's peer."
+    lines = [f"set_real_ip_from {proxy};" for proxy in proxies]
+    lines += ["real_ip_header X-Forwarded-For;", "real_ip_recursive on;"]
+    return "\n".join(lines)
+
+
 def render_nginx_template(variables: dict[str, str]) -> str:
     """The template with ``${NAME}`` replaced for the given names only, as the
     nginx image's envsubst does; nginx's own ``$variables`` stay."""
@@ -292,6 +305,7 @@ def write_nginx_config(
     upstream: str,
     max_upload_bytes: int,
     max_video_bytes: int = DEFAULT_MAX_VIDEO_BYTES,
+    trusted_proxies: str = "",
 ) -> Path:
     """A main config for Debian's nginx run by an ordinary user (or root)
     out of ``prefix``: pid, logs and temporary files there, the studio's
@@ -310,6 +324,7 @@ def write_nginx_config(
                 nginx_body_size(max(max_upload_bytes, max_video_bytes))
             ),
             "NGINX_CACHE_DIR": str(prefix / "cache"),
+            "NGINX_REAL_IP": nginx_real_ip(trusted_proxies),
         }
     )
     (prefix / "studio.conf").write_text(server)
@@ -454,6 +469,7 @@ def run(args: argparse.Namespace) -> int:
                 max_video_bytes=int(
                     env.get("STUDIO_MAX_VIDEO_BYTES") or DEFAULT_MAX_VIDEO_BYTES
                 ),
+                trusted_proxies=env.get("NGINX_TRUSTED_PROXIES", ""),
             )
             processes.append(spawn(nginx_command(nginx_prefix, conf), env))
             print(f"nginx on {host}:{port} in front of gunicorn on {upstream}")

@@ -21,7 +21,9 @@ time to read its bytes from a file and hash them (sha256) on this machine
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
+import http.client
 import http.cookiejar
 import io
 import json
@@ -62,13 +64,31 @@ def photo_jpeg(megapixels: float) -> bytes:
     return buffer.getvalue()
 
 
+class _SourceAddressHandler(urllib.request.HTTPHandler):
+    """Connect from a given local address (e.g. 127.0.0.11): on loopback,
+    each simulated client gets an address of its own."""
+
+    def __init__(self, source: str):
+        super().__init__()
+        self.source = source
+
+    def http_open(self, req):
+        return self.do_open(
+            functools.partial(
+                http.client.HTTPConnection, source_address=(self.source, 0)
+            ),
+            req,
+        )
+
+
 class Session:
-    def __init__(self, base: str):
+    def __init__(self, base: str, source: str | None = None):
         self.base = base.rstrip("/")
         self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(self.jar)
-        )
+        handlers: list = [urllib.request.HTTPCookieProcessor(self.jar)]
+        if source:
+            handlers.append(_SourceAddressHandler(source))
+        self.opener = urllib.request.build_opener(*handlers)
 
     def csrf(self) -> str:
         return next(c.value for c in self.jar if c.name == "csrftoken")

@@ -494,8 +494,10 @@ def decode(
         max_pixels: refuse images whose header declares more pixels than this.
         work_pixels: downscale (never upscale) to at most this many pixels.
         decode_pixels: refuse images that would need more pixels than this
-            decoded at once (JPEGs count after their DCT downscale); ``None``
-            for no budget besides ``max_pixels``. The live preview uses it.
+            decoded at once (baseline JPEGs count after their DCT downscale,
+            progressive ones at full size: libjpeg holds all their
+            coefficients); ``None`` for no budget besides ``max_pixels``.
+            The live preview uses it.
 
     Returns:
         C-contiguous ``HxWx3`` uint8 array in BGR order.
@@ -512,6 +514,11 @@ def decode(
                 image.draft(None, target)
             if decode_pixels is not None:
                 decoded_w, decoded_h = image.size
+                if image.format == "JPEG" and image.info.get("progressive"):
+                    # libjpeg keeps every DCT coefficient of a progressive
+                    # JPEG in memory (2 bytes a sample, full size) whatever
+                    # scale it decodes to: a 7000x7000 one cost ~300 MB.
+                    decoded_w, decoded_h = width, height
                 if decoded_w * decoded_h > decode_pixels:
                     raise InvalidImage(
                         f"The image is too large to preview: {width}x{height} "

@@ -275,6 +275,24 @@ def test_preview_bomb_is_refused_from_the_header_in_bounded_memory(owner_client)
     assert peak.growth_mib < 150, peak.growth_mib
 
 
+def test_progressive_jpeg_bomb_is_refused_in_bounded_memory(owner_client):
+    """A progressive JPEG passed the budget after its DCT downscale (6000 px
+    -> 750 px), but libjpeg keeps all its coefficients: ~200 MB for this one,
+    ~280 MB at 7000x7000 (found by benchmarks/bench_abuse.py)."""
+    gradient = Image.linear_gradient("L").resize((6000, 6000))
+    buffer = io.BytesIO()
+    Image.merge("RGB", (gradient, gradient.rotate(90), gradient)).save(
+        buffer, "JPEG", quality=90, progressive=True, subsampling=0
+    )
+    del gradient
+    _post(owner_client, image=upload_file(image_bytes("PNG", 64, 48), "w.png"))
+    with PeakRSS() as peak:
+        response = _post(owner_client, image=upload_file(buffer.getvalue(), "p.jpg"))
+    assert response.status_code == 400
+    assert "too large to preview" in response.json()["error"]
+    assert peak.growth_mib < 150, peak.growth_mib
+
+
 def test_previews_within_the_budget_decode_in_bounded_memory(owner_client):
     # Just under 4 MP of 16-bit gray: decoded, through no int64 temporaries.
     data = _flat_gray16_png(1990)

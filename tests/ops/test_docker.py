@@ -541,10 +541,13 @@ def test_nginx_service_renders_the_project_template():
     source, target = envsh[0].split(":")[:2]
     assert (REPO / source).is_file() and target.startswith("/docker-entrypoint.d/")
     needed = set(re.findall(r"\$\{([A-Z_]+)\}", NGINX_TEMPLATE.read_text()))
-    provided = set(nginx["environment"]) | {
+    exported = re.findall(r"^export (\w+)$", (REPO / source).read_text(), re.M)
+    assert {
         "NGINX_CLIENT_MAX_BODY_SIZE",
         "NGINX_UPLOAD_MAX_BODY_SIZE",
-    }
+        "NGINX_REAL_IP",
+    } <= set(exported)
+    provided = set(nginx["environment"]) | set(exported)
     assert needed <= provided, needed - provided
     assert nginx["environment"]["STUDIO_UPSTREAM"] == "web:8000"
     # The same upload cap as the app's.

@@ -10,6 +10,7 @@ compressed and hashed static names are cached for a year.
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
 import socket
@@ -26,6 +27,7 @@ from artstudio_site.launcher import (
     nginx_binary,
     nginx_body_size,
     nginx_command,
+    nginx_real_ip,
     stop,
     write_nginx_config,
 )
@@ -235,3 +237,138 @@ def test_rendered_config_passes_nginx_test(tmp_path):
         assert result.returncode == 0, result.stderr
     finally:
         shutil.rmtree(prefix, ignore_errors=True)
+
+
+def _post(port: int, path: str, source: str, headers: dict | None = None):
+    """A bare POST from a given loopback address: (status, headers)."""
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", port, timeout=10, source_address=(source, 0)
+    )
+    try:
+        connection.request("POST", path, body=b"", headers=headers or {})
+        response = connection.getresponse()
+        response.read()
+        return response.status, dict(response.getheaders())
+    finally:
+        connection.close()
+
+
+def test_preview_and_sign_in_posts_are_rate_limited_per_address(proxied):
+    """One address flooding the expensive POSTs is answered 429 by nginx
+    (the benchmark under attack: otherwise they fill gunicorn's workers);
+    another address, and GETs, are not held back."""
+    port = proxied["port"]
+    answers = [_post(port, "/api/preview/", "127.0.0.31") for _ in range(30)]
+    statuses = [status for status, _ in answers]
+    assert 429 in statuses and statuses[0] != 429, statuses
+    limited = next(headers for status, headers in answers if status == 429)
+    assert limited["Content-Type"] == "application/json"
+    assert int(limited["Retry-After"]) >= 1
+    assert _post(port, "/api/preview/", "127.0.0.32")[0] != 429
+    logins = [_post(port, "/accounts/login/", "127.0.0.33")[0] for _ in range(20)]
+    assert logins.count(429) >= 5 and logins[0] != 429, logins
+    assert _post(port, "/accounts/signup/", "127.0.0.33")[0] == 429
+    assert requests.get(proxied["base"] + "/accounts/login/", timeout=5).ok
+
+
+def _get(port: int, path: str, source: str) -> int:
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", port, timeout=10, source_address=(source, 0)
+    )
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+def test_one_address_cannot_keep_gunicorn_busy_with_cheap_requests(proxied):
+    """Any request to the app counts against a per-address rate with a
+    burst a page and its thumbnails fit in; the machine itself (health
+    checks) is not limited."""
+    port = proxied["port"]
+    flood = [_get(port, "/healthz", "127.0.0.34") for _ in range(120)]
+    assert flood[:60].count(200) == 60 and flood.count(429) >= 30, flood
+    assert _get(port, "/healthz", "127.0.0.35") == 200
+    assert _get(port, "/static/nothing.css", "127.0.0.34") != 429
+    local = [_get(port, "/healthz", "127.0.0.1") for _ in range(120)]
+    assert set(local) == {200}
+
+
+def test_full_size_files_have_a_lower_rate_per_address(proxied):
+    """A loop over one public 12 MP result (PNG/WebP, tens of MB each) held
+    a gunicorn worker per request; thumbnails keep the general rate."""
+    port = proxied["port"]
+    results = [
+        _get(port, "/media/artworks/1/result/?format=png", "127.0.0.36")
+        for _ in range(25)
+    ]
+    assert results[0] != 429 and results.count(429) >= 10, results
+    assert _get(port, "/media/artworks/1/thumbnail/", "127.0.0.36") != 429
+    assert _get(port, "/media/artworks/1/result/", "127.0.0.37") != 429
+
+
+@pytest.fixture(scope="module")
+def behind_terminator(proxied):
+    """The same gunicorn behind an nginx that trusts a TLS terminator on
+    127.0.0.1 (NGINX_TRUSTED_PROXIES)."""
+    port = free_port()
+    prefix = Path(tempfile.mkdtemp(prefix="studio-nginx-realip-"))
+    conf = write_nginx_config(
+        prefix,
+        listen=f"127.0.0.1:{port}",
+        upstream=f"127.0.0.1:{proxied['upstream_port']}",
+        max_upload_bytes=MAX_UPLOAD,
+        trusted_proxies="127.0.0.1/32, 10.9.0.0/16",
+    )
+    proxy = subprocess.Popen(nginx_command(prefix, conf), start_new_session=True)
+    try:
+        assert "set_real_ip_from 10.9.0.0/16;" in (prefix / "studio.conf").read_text()
+        wait_http(f"http://127.0.0.1:{port}/healthz", 30, proxy)
+        yield port
+    finally:
+        stop([proxy], timeout=10)
+        shutil.rmtree(prefix, ignore_errors=True)
+
+
+def test_behind_a_tls_terminator_limits_count_the_forwarded_client(
+    behind_terminator,
+):
+    """Every connection comes from the terminator: without realip all its
+    clients would share one budget. From the terminator the client is its
+    X-Forwarded-For; from anyone else that header changes nothing."""
+    port = behind_terminator
+
+    def flood(source: str, client: str) -> list[int]:
+        headers = {"X-Forwarded-For": client}
+        return [_post(port, "/api/preview/", source, headers)[0] for _ in range(25)]
+
+    assert 429 in flood("127.0.0.1", "198.51.100.7")
+    # Another client of the same terminator still gets through.
+    assert (
+        _post(port, "/api/preview/", "127.0.0.1", {"X-Forwarded-For": "198.51.100.8"})[
+            0
+        ]
+        != 429
+    )
+    # A peer that is not the terminator cannot pick its address.
+    rotating = [
+        _post(
+            port, "/api/preview/", "127.0.0.41", {"X-Forwarded-For": f"203.0.113.{i}"}
+        )[0]
+        for i in range(25)
+    ]
+    assert 429 in rotating, rotating
+
+
+def test_compose_renders_the_same_real_ip_directives():
+    for proxies in ("", "172.30.0.0/16", "10.0.0.0/8, 192.168.1.2"):
+        result = subprocess.run(
+            ["sh", "-c", f'. "{ENVSH}"; printf "%s" "$NGINX_REAL_IP"'],
+            env={"NGINX_TRUSTED_PROXIES": proxies, "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+        )
+        assert result.stdout == nginx_real_ip(proxies)

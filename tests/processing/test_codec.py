@@ -492,6 +492,22 @@ def test_decode_budget_counts_jpeg_after_its_dct_downscale():
         decode(png, work_pixels=512 * 512, decode_pixels=4_000_000)
 
 
+def test_decode_budget_counts_a_progressive_jpeg_at_full_size():
+    # libjpeg holds all coefficients of a progressive JPEG, whatever the DCT
+    # downscale: 4.8 MP progressive is over a 4 MP budget, baseline is not.
+    image = rgb_image(2400, 2000)
+    baseline = to_bytes(image, "JPEG")
+    progressive = to_bytes(image, "JPEG", progressive=True)
+    assert decode(baseline, work_pixels=512 * 512, decode_pixels=4_000_000).size
+    with pytest.raises(InvalidImage, match="too large to preview: 2400x2000"):
+        decode(progressive, work_pixels=512 * 512, decode_pixels=4_000_000)
+    small = to_bytes(rgb_image(1200, 1000), "JPEG", progressive=True)
+    out = decode(small, work_pixels=512 * 512, decode_pixels=4_000_000)
+    assert out.shape[0] * out.shape[1] <= 512 * 512
+    # Without a budget (the render job) a progressive JPEG decodes as before.
+    assert decode(progressive, work_pixels=512 * 512).shape[:2] == (467, 560)
+
+
 @pytest.mark.parametrize(
     ("mode", "fill"),
     [("I;16", 40000), ("I", 70000), ("F", 0.5), ("RGBA", (10, 200, 30, 128))],
