@@ -420,7 +420,7 @@ def _assert_names_contained(media_root: Path, *user_names: str) -> None:
         relative = str(real.relative_to(root))
         assert re.fullmatch(
             r"(originals|results|thumbnails|previews)/[0-9a-f]{2}/[0-9a-f]{32}"
-            r"\.(jpg|png|webp|gif|heic)",
+            r"\.(jpg|png|webp|gif|heic|mp4)",
             relative,
         ), relative
         for name in user_names:
@@ -519,13 +519,21 @@ def test_accepted_file_becomes_a_clean_upright_artwork(
         assert artwork.status == Artwork.Status.DONE, artwork.error
         assert (artwork.photo.width, artwork.photo.height) == case.size
 
+        # An animated GIF or WebP is an animation (issue 15): its result is
+        # an MP4 (tests/gallery/web/test_video.py checks it frame by frame).
+        moving = artwork.photo.media == "animation"
+        assert moving == case.id.startswith("animated-")
         result, data = _served(
             owner_client, reverse("gallery:artwork_media", args=[artwork.pk, "result"])
         )
-        assert result["Content-Type"] == "image/jpeg"
-        # Orientation applied first: the result is upright, sides swapped
-        # for the EXIF-rotated photos.
-        assert _assert_no_metadata(data, "JPEG").size == case.size
+        if moving:
+            assert result["Content-Type"] == "video/mp4"
+            assert data[4:8] == b"ftyp"
+        else:
+            assert result["Content-Type"] == "image/jpeg"
+            # Orientation applied first: the result is upright, sides swapped
+            # for the EXIF-rotated photos.
+            assert _assert_no_metadata(data, "JPEG").size == case.size
 
         thumb, data = _served(
             owner_client,
@@ -535,7 +543,9 @@ def test_accepted_file_becomes_a_clean_upright_artwork(
         _assert_no_metadata(data, "JPEG")
 
         media = reverse("gallery:artwork_media", args=[artwork.pk, "result"])
-        for fmt, content_type in (("png", "image/png"), ("webp", "image/webp")):
+        for fmt, content_type in (
+            () if moving else (("png", "image/png"), ("webp", "image/webp"))
+        ):
             download, data = _served(owner_client, f"{media}?download=1&format={fmt}")
             assert download["Content-Type"] == content_type
             _assert_no_metadata(data, fmt.upper())

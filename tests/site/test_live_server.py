@@ -78,6 +78,9 @@ def live(tmp_path, django_user_model, queue):
         "STUDIO_HTTPS": "0",
         "STUDIO_UPLOAD_RATE": str(UPLOAD_RATE),
         "STUDIO_MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
+        # The upload endpoints take bodies up to the video cap: keep it small
+        # so that the 200 MB bodies below are over it.
+        "STUDIO_MAX_VIDEO_BYTES": str(2 * MAX_UPLOAD),
         "STUDIO_MAX_UNFINISHED_PER_USER": "1000",
         "STUDIO_MAX_QUEUE_DEPTH": "1000",
         "WEB_CONCURRENCY": str(WORKERS),
