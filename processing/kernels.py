@@ -371,8 +371,9 @@ def _sobel3(buf, iu, i, idn, jl, j, jr, c):
 
 
 @numba.njit(inline="always")
-def _stylize_px(buf, out, iu, i, idn, jl, j, jr):
-    """One pixel of :func:`stylize_edges` (neighbour indices given)."""
+def _stylize_px(buf, out, oi, iu, i, idn, jl, j, jr):
+    """One pixel of :func:`stylize_edges` (neighbour indices given), to
+    row ``oi`` of ``out``."""
     scale = np.float32(1.0 / 65535.0)
     k255 = np.float32(255.0)
     zero = np.float32(0.0)
@@ -385,28 +386,47 @@ def _stylize_px(buf, out, iu, i, idn, jl, j, jr):
     edge = np.float32(1.0) - mag
     for c in range(3):
         v = np.rint(np.float32(buf[i, j, c]) * scale * edge * k255)
-        out[i, j, c] = np.uint8(min(k255, max(zero, v)))
+        out[oi, j, c] = np.uint8(min(k255, max(zero, v)))
+
+
+#: Rows per band of :func:`stylize_edges`.
+_STYLIZE_BAND = 128
 
 
 @numba.njit(parallel=True, **_JIT)
-def stylize_edges(buf: np.ndarray) -> np.ndarray:
+def stylize_edges(buf: np.ndarray, out: np.ndarray) -> None:
     """The edge step of ``cv2.stylization`` on the filtered image.
 
     ``out_c = res_c * (1 - sum_c |Sobel3x3(res_c)|)`` in float32 with
     reflect-101 borders, then ``convertTo(CV_8U, 255)``. The first and last
     columns are done apart so that the inner loop has no border logic.
+
+    ``out`` (``HxWx3`` uint8) may be the first half of ``buf``'s own memory
+    (the result written over the smoothing buffer, no third full-size
+    array): bands of rows are computed in parallel into scratch, then
+    copied, top to bottom. Band ``[a, b)`` lands on the bytes of ``buf``'s
+    rows below ``b / 2 + 1``, and every later band reads rows from
+    ``b - 1`` on; the first band has at least 2 rows, so nothing is read
+    after it was overwritten.
     """
     h, w = buf.shape[0], buf.shape[1]
-    out = np.empty((h, w, 3), np.uint8)
-    for i in numba.prange(h):
-        iu = _reflect101(i - 1, h)
-        idn = _reflect101(i + 1, h)
-        _stylize_px(buf, out, iu, i, idn, _reflect101(-1, w), 0, _reflect101(1, w))
-        for j in range(1, w - 1):
-            _stylize_px(buf, out, iu, i, idn, j - 1, j, j + 1)
-        if w > 1:
-            _stylize_px(buf, out, iu, i, idn, w - 2, w - 1, _reflect101(w, w))
-    return out
+    band = max(2, _STYLIZE_BAND)
+    scratch = np.empty((min(h, band), w, 3), np.uint8)
+    for a in range(0, h, band):
+        b = min(h, a + band)
+        for i in numba.prange(a, b):
+            iu = _reflect101(i - 1, h)
+            idn = _reflect101(i + 1, h)
+            o = i - a
+            jl, jr = _reflect101(-1, w), _reflect101(1, w)
+            _stylize_px(buf, scratch, o, iu, i, idn, jl, 0, jr)
+            for j in range(1, w - 1):
+                _stylize_px(buf, scratch, o, iu, i, idn, j - 1, j, j + 1)
+            if w > 1:
+                jr = _reflect101(w, w)
+                _stylize_px(buf, scratch, o, iu, i, idn, w - 2, w - 1, jr)
+        for i in numba.prange(a, b):
+            out[i] = scratch[i - a]
 
 
 @numba.njit(inline="always")
@@ -440,11 +460,20 @@ def _count_line(px, lut, ratio, radius, ct, counts):
 
 @numba.njit(parallel=True, **_JIT)
 def window_counts_cols(
-    image: np.ndarray, lut: np.ndarray, ratio: np.float32, radius: np.float32
-) -> np.ndarray:
-    """Vertical window counts (``HxW`` uint16), strips of 16 columns."""
+    image: np.ndarray,
+    lut: np.ndarray,
+    ratio: np.float32,
+    radius: np.float32,
+    out: np.ndarray,
+) -> None:
+    """Vertical window counts, strips of 16 columns, kept in ``out``.
+
+    ``out`` is the ``HxWx3`` uint8 array the sketch will be written to: each
+    pixel's count (at most ``H``, below 2**16) is stored in its first two
+    bytes, low byte first, so no separate ``HxW`` array of counts exists
+    (:func:`pencil_rows` reads a pixel's count just before it writes it).
+    """
     h, w = image.shape[0], image.shape[1]
-    out = np.empty((h, w), np.uint16)
     strip = 16
     nstrips = (w + strip - 1) // strip
     for s in numba.prange(nstrips):
@@ -460,31 +489,33 @@ def window_counts_cols(
         for jj in range(sw):
             _count_line(px[jj], lut, ratio, radius, ct, counts)
             for i in range(h):
-                out[i, j0 + jj] = counts[i]
-    return out
+                out[i, j0 + jj, 0] = np.uint8(counts[i] & 0xFF)
+                out[i, j0 + jj, 1] = np.uint8(counts[i] >> 8)
 
 
 @numba.njit(parallel=True, **_JIT)
 def pencil_rows(
     image: np.ndarray,
-    counts_y: np.ndarray,
+    out: np.ndarray,
     lut: np.ndarray,
     ratio: np.float32,
     radius: np.float32,
     shade: np.float32,
     color: bool,
-) -> np.ndarray:
-    """Row window counts + ``counts_y`` -> gray or colour pencil image.
+) -> None:
+    """Row window counts + the column counts -> gray or colour pencil image.
+
+    ``out`` holds the column counts of :func:`window_counts_cols` and
+    receives the sketch, in place: each pixel's count is read before the
+    pixel is written.
 
     ``pen = shade * (counts_x + counts_y)`` is the sketch (OpenCV's
     ``sketch.convertTo(CV_8U, 255)``); for colour it replaces the luma of the
     photo in YCrCb (OpenCV's float coefficients) and converts back to BGR.
 
-    Returns:
-        ``HxWx3`` uint8 (three equal channels for gray).
+    The sketch is ``HxWx3`` uint8 (three equal channels for gray).
     """
     h, w = image.shape[0], image.shape[1]
-    out = np.empty((h, w, 3), np.uint8)
     k255 = np.float32(255.0)
     zero = np.float32(0.0)
     half = np.float32(0.5)
@@ -493,7 +524,8 @@ def pencil_rows(
         counts = np.empty(w, np.int64)
         _count_line(image[i], lut, ratio, radius, ct, counts)
         for j in range(w):
-            pen = shade * (np.float32(counts[j]) + np.float32(counts_y[i, j]))
+            count_y = np.int64(out[i, j, 0]) | (np.int64(out[i, j, 1]) << 8)
+            pen = shade * (np.float32(counts[j]) + np.float32(count_y))
             if not color:
                 g = np.uint8(min(k255, max(zero, np.rint(pen * k255))))
                 out[i, j, 0] = g
@@ -512,7 +544,6 @@ def pencil_rows(
             out[i, j, 0] = np.uint8(min(k255, max(zero, np.rint(ob * k255))))
             out[i, j, 1] = np.uint8(min(k255, max(zero, np.rint(og * k255))))
             out[i, j, 2] = np.uint8(min(k255, max(zero, np.rint(orr * k255))))
-    return out
 
 
 # --- brushwork: strokes and dots (impressionist, pointillism) ---------------
