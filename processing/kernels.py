@@ -1201,6 +1201,10 @@ def pointillism_dots(
 # --- abstraction: cartoon (Winnemoeller 2006) and ink wash --------------------
 
 
+#: Rows per band of :func:`split_luma`.
+_SPLIT_BAND = 128
+
+
 @numba.njit(parallel=True, **_JIT)
 def split_luma(buf: np.ndarray, color: np.ndarray) -> np.ndarray:
     """Luma of a 16-bit smoothed image and its 8-bit colours.
@@ -1208,21 +1212,35 @@ def split_luma(buf: np.ndarray, color: np.ndarray) -> np.ndarray:
     Returns ``HxW`` uint16 BT.601 luma in the buffer's fixed point (``v *
     257`` for ``v`` on the 0..255 scale; half the memory of float32, 1/257
     of a grey level); ``color`` (``HxWx3`` uint8) receives ``buf`` rounded
-    to 8 bits.
+    to 8 bits. ``color`` may be the first half of ``buf``'s own memory: bands
+    of rows are converted in parallel into scratch, then copied, top to
+    bottom; band ``[a, b)`` lands on bytes of rows below ``b / 2 + 1`` of
+    ``buf``, all read already, and later bands read rows from ``b`` on.
     """
     h, w = buf.shape[0], buf.shape[1]
     luma = np.empty((h, w), np.uint16)
     k = np.float32(1.0 / 257.0)
-    for i in numba.prange(h):
-        for j in range(w):
-            b = np.float32(buf[i, j, 0])
-            g = np.float32(buf[i, j, 1])
-            r = np.float32(buf[i, j, 2])
-            y = np.float32(0.114) * b + np.float32(0.587) * g + np.float32(0.299) * r
-            luma[i, j] = np.uint16(y + np.float32(0.5))
-            color[i, j, 0] = np.uint8(b * k + np.float32(0.5))
-            color[i, j, 1] = np.uint8(g * k + np.float32(0.5))
-            color[i, j, 2] = np.uint8(r * k + np.float32(0.5))
+    band = _SPLIT_BAND
+    scratch = np.empty((min(h, band), w, 3), np.uint8)
+    for a in range(0, h, band):
+        bnd = min(h, a + band)
+        for i in numba.prange(a, bnd):
+            o = i - a
+            for j in range(w):
+                b = np.float32(buf[i, j, 0])
+                g = np.float32(buf[i, j, 1])
+                r = np.float32(buf[i, j, 2])
+                y = (
+                    np.float32(0.114) * b
+                    + np.float32(0.587) * g
+                    + np.float32(0.299) * r
+                )
+                luma[i, j] = np.uint16(y + np.float32(0.5))
+                scratch[o, j, 0] = np.uint8(b * k + np.float32(0.5))
+                scratch[o, j, 1] = np.uint8(g * k + np.float32(0.5))
+                scratch[o, j, 2] = np.uint8(r * k + np.float32(0.5))
+        for i in numba.prange(a, bnd):
+            color[i] = scratch[i - a]
     return luma
 
 
@@ -1233,9 +1251,10 @@ def _luma_at(luma, i, j):
 
 
 @numba.njit(inline="always")
-def _sample1(img, xs, ys):
-    """Bilinear sample of a float32 ``h x w`` image at (xs, ys), clamped."""
-    h, w = img.shape[0], img.shape[1]
+def _sample1(img, row0, h, xs, ys):
+    """Bilinear sample at (xs, ys), clamped, of a float32 image ``h`` rows
+    high of which ``img`` holds the rows from ``row0`` on (a band)."""
+    w = img.shape[1]
     xs = min(max(xs, np.float32(0.0)), np.float32(w - 1))
     ys = min(max(ys, np.float32(0.0)), np.float32(h - 1))
     x0 = int(xs)
@@ -1244,23 +1263,27 @@ def _sample1(img, xs, ys):
     y1 = min(y0 + 1, h - 1)
     fx = xs - x0
     fy = ys - y0
+    y0 -= row0
+    y1 -= row0
     top = img[y0, x0] + fx * (img[y0, x1] - img[y0, x0])
     bottom = img[y1, x0] + fx * (img[y1, x1] - img[y1, x0])
     return top + fy * (bottom - top)
 
 
 @numba.njit(inline="always")
-def _along_flow(dog, tangent, ti, tj, i, j, step, weights):
-    """Flow-based DoG at one pixel: the DoG response averaged along the tangent."""
+def _along_flow(dog, row0, h, tangent, ti, tj, i, j, step, weights):
+    """Flow-based DoG at one pixel: the DoG response averaged along the
+    tangent (``dog`` holds the rows from ``row0`` on of ``h``)."""
     tx = tangent[ti, tj, 0] * step
     ty = tangent[ti, tj, 1] * step
     m = (weights.shape[0] - 1) // 2
-    acc = weights[m] * dog[i, j]
+    acc = weights[m] * dog[i - row0, j]
     for t in range(1, m + 1):
         dx = tx * t
         dy = ty * t
         acc += weights[m + t] * (
-            _sample1(dog, j + dx, i + dy) + _sample1(dog, j - dx, i - dy)
+            _sample1(dog, row0, h, j + dx, i + dy)
+            + _sample1(dog, row0, h, j - dx, i - dy)
         )
     return acc
 
@@ -1324,8 +1347,15 @@ def cartoon_finish(
     epsilon: np.float32,
     phi: np.float32,
     lines: bool,
+    row0: int,
+    row1: int,
+    dog_row0: int,
 ) -> None:
     """Quantise the lightness softly and draw the XDoG lines, in place on ``color``.
+
+    Rows ``row0`` to ``row1`` (a band); ``dog`` holds the DoG response from
+    row ``dog_row0`` on, down to at least the reach of the flow pass past
+    ``row1``.
 
     Every pixel's luma moves to its soft-quantised value
     (:func:`_soft_quantise`, levels ``delta`` apart, table ``steps``);
@@ -1337,7 +1367,7 @@ def cartoon_finish(
     """
     h, w = luma.shape[0], luma.shape[1]
     th, tw = tangent.shape[0], tangent.shape[1]
-    for i in numba.prange(h):
+    for i in numba.prange(row0, row1):
         ti = min(th - 1, int((i + np.float32(0.5)) * inv_scale))
         for j in range(w):
             v = _luma_at(luma, i, j)
@@ -1347,9 +1377,11 @@ def cartoon_finish(
             # A line is a band of negative response along the flow: where the
             # pixel's own response is not clearly negative, its average along
             # the flow is not either (this skips the flow pass almost everywhere).
-            if lines and dog[i, j] < -0.5 * epsilon:
+            if lines and dog[i - dog_row0, j] < -0.5 * epsilon:
                 tj = min(tw - 1, int((j + np.float32(0.5)) * inv_scale))
-                hval = _along_flow(dog, tangent, ti, tj, i, j, step, weights)
+                hval = _along_flow(
+                    dog, dog_row0, h, tangent, ti, tj, i, j, step, weights
+                )
                 if hval < -epsilon:
                     e = np.float32(1.0) + np.tanh(phi * (hval + epsilon))
                     gain = np.float32(0.15) + np.float32(0.85) * e
@@ -1426,8 +1458,14 @@ def ink_finish(
     epsilon: np.float32,
     lines: bool,
     seed: np.uint64,
+    row0: int,
+    row1: int,
+    dog_row0: int,
 ) -> None:
     """Ink wash on rice paper, in place on ``color`` (the smoothed photo).
+
+    Rows ``row0`` to ``row1`` (a band), ``dog`` from row ``dog_row0`` on, as
+    for :func:`cartoon_finish`.
 
     * washes: the smoothed luma, softly quantised into 5 ink tones
       (:func:`_soft_quantise`, table ``steps``), becomes ink absorbance
@@ -1448,7 +1486,7 @@ def ink_finish(
     delta = np.float32(255.0 / 4.0)
     strength = np.float32(0.35) + np.float32(0.65) * ink
     inv_grain = np.float32(1.0) / grain
-    for i in numba.prange(h):
+    for i in numba.prange(row0, row1):
         ti = min(th - 1, int((i + np.float32(0.5)) * inv_scale))
         for j in range(w):
             tj = min(tw - 1, int((j + np.float32(0.5)) * inv_scale))
@@ -1461,8 +1499,10 @@ def ink_finish(
                 max(np.float32(0.0), (np.float32(215.0) - tone) / np.float32(215.0)),
             )
             absorb *= strength
-            if lines and dog[i, j] < -0.5 * epsilon:
-                hval = _along_flow(dog, tangent, ti, tj, i, j, step, weights)
+            if lines and dog[i - dog_row0, j] < -0.5 * epsilon:
+                hval = _along_flow(
+                    dog, dog_row0, h, tangent, ti, tj, i, j, step, weights
+                )
                 if hval < -epsilon:
                     line = -np.tanh(np.float32(0.35) * (hval + epsilon))
                     if dry > 0.0:

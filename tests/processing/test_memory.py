@@ -1,6 +1,7 @@
 """Peak memory of the styles that write their result over their own work
-buffers (issue 14, round 2): measured as the growth of the process's peak
-resident size (``VmHWM``) while one style renders an 8 MP image."""
+buffers or make their outlines in bands (issue 14, round 2): measured as the
+growth of the process's peak resident size (``VmHWM``) while one style
+renders an 8 MP image."""
 
 from __future__ import annotations
 
@@ -57,8 +58,15 @@ def photo():
         # the result is written over the 6-byte smoothing buffer; a new
         # array for it made it 9
         (lambda img: looks.watercolor(img, 60, 0.45), 7.5),
+        # colours over the smoothing buffer (6) next to the 2-byte luma, the
+        # outlines' DoG made in bands (measured 10.7); a new colour array at
+        # the split and a full-size float32 DoG made it 13.5
+        (lambda img: looks.cartoon(img, 40, 0.3, 8, 2, 0.1), 12.0),
+        # colours (3) and luma (2) enlarged from the half-size washes, the
+        # DoG in bands (measured 7.8); the full-size DoG made it 12.8
+        (lambda img: looks.ink_wash(img, 40, 3, 0.6, 0.5, 0.1, 0.4), 10.0),
     ],
-    ids=["pencil", "watercolor"],
+    ids=["pencil", "watercolor", "cartoon", "ink_wash"],
 )
 def test_style_writes_its_result_over_its_work_buffer(photo, style, bytes_per_pixel):
     style(photo[:32, :32].copy())  # kernels loaded before measuring
