@@ -258,6 +258,10 @@ def main() -> int:
         "STUDIO_MAX_UNFINISHED_PER_USER": env_default(
             "STUDIO_MAX_UNFINISHED_PER_USER", "50"
         ),
+        # Every client signs up from loopback within a second.
+        "STUDIO_SIGNUP_RATE": env_default(
+            "STUDIO_SIGNUP_RATE", str(max(5, args.clients))
+        ),
     }
     env.pop("DEBUG", None)
     if args.database_url:

@@ -38,6 +38,7 @@ STAGES = [
     ("  recipe lock", "pipeline/dedup.py", "recipe_lock"),
     ("  read original (storage)", "django/core/files/base.py", "read"),
     ("  decode", "processing/codec.py", "decode"),
+    ("  heap back after decode (malloc_trim)", "pipeline/memory.py", "release_heap"),
     ("  preview proxy (resize)", "pipeline/proxy.py", "proxy_pixels"),
     ("  preview proxy (encode + store)", "pipeline/proxy.py", "store_proxy"),
     ("  render", "processing/styles.py", "render"),

@@ -371,8 +371,9 @@ def _sobel3(buf, iu, i, idn, jl, j, jr, c):
 
 
 @numba.njit(inline="always")
-def _stylize_px(buf, out, iu, i, idn, jl, j, jr):
-    """One pixel of :func:`stylize_edges` (neighbour indices given)."""
+def _stylize_px(buf, out, oi, iu, i, idn, jl, j, jr):
+    """One pixel of :func:`stylize_edges` (neighbour indices given), to
+    row ``oi`` of ``out``."""
     scale = np.float32(1.0 / 65535.0)
     k255 = np.float32(255.0)
     zero = np.float32(0.0)
@@ -385,28 +386,47 @@ def _stylize_px(buf, out, iu, i, idn, jl, j, jr):
     edge = np.float32(1.0) - mag
     for c in range(3):
         v = np.rint(np.float32(buf[i, j, c]) * scale * edge * k255)
-        out[i, j, c] = np.uint8(min(k255, max(zero, v)))
+        out[oi, j, c] = np.uint8(min(k255, max(zero, v)))
+
+
+#: Rows per band of :func:`stylize_edges`.
+_STYLIZE_BAND = 128
 
 
 @numba.njit(parallel=True, **_JIT)
-def stylize_edges(buf: np.ndarray) -> np.ndarray:
+def stylize_edges(buf: np.ndarray, out: np.ndarray) -> None:
     """The edge step of ``cv2.stylization`` on the filtered image.
 
     ``out_c = res_c * (1 - sum_c |Sobel3x3(res_c)|)`` in float32 with
     reflect-101 borders, then ``convertTo(CV_8U, 255)``. The first and last
     columns are done apart so that the inner loop has no border logic.
+
+    ``out`` (``HxWx3`` uint8) may be the first half of ``buf``'s own memory
+    (the result written over the smoothing buffer, no third full-size
+    array): bands of rows are computed in parallel into scratch, then
+    copied, top to bottom. Band ``[a, b)`` lands on the bytes of ``buf``'s
+    rows below ``b / 2 + 1``, and every later band reads rows from
+    ``b - 1`` on; the first band has at least 2 rows, so nothing is read
+    after it was overwritten.
     """
     h, w = buf.shape[0], buf.shape[1]
-    out = np.empty((h, w, 3), np.uint8)
-    for i in numba.prange(h):
-        iu = _reflect101(i - 1, h)
-        idn = _reflect101(i + 1, h)
-        _stylize_px(buf, out, iu, i, idn, _reflect101(-1, w), 0, _reflect101(1, w))
-        for j in range(1, w - 1):
-            _stylize_px(buf, out, iu, i, idn, j - 1, j, j + 1)
-        if w > 1:
-            _stylize_px(buf, out, iu, i, idn, w - 2, w - 1, _reflect101(w, w))
-    return out
+    band = max(2, _STYLIZE_BAND)
+    scratch = np.empty((min(h, band), w, 3), np.uint8)
+    for a in range(0, h, band):
+        b = min(h, a + band)
+        for i in numba.prange(a, b):
+            iu = _reflect101(i - 1, h)
+            idn = _reflect101(i + 1, h)
+            o = i - a
+            jl, jr = _reflect101(-1, w), _reflect101(1, w)
+            _stylize_px(buf, scratch, o, iu, i, idn, jl, 0, jr)
+            for j in range(1, w - 1):
+                _stylize_px(buf, scratch, o, iu, i, idn, j - 1, j, j + 1)
+            if w > 1:
+                jr = _reflect101(w, w)
+                _stylize_px(buf, scratch, o, iu, i, idn, w - 2, w - 1, jr)
+        for i in numba.prange(a, b):
+            out[i] = scratch[i - a]
 
 
 @numba.njit(inline="always")
@@ -440,11 +460,20 @@ def _count_line(px, lut, ratio, radius, ct, counts):
 
 @numba.njit(parallel=True, **_JIT)
 def window_counts_cols(
-    image: np.ndarray, lut: np.ndarray, ratio: np.float32, radius: np.float32
-) -> np.ndarray:
-    """Vertical window counts (``HxW`` uint16), strips of 16 columns."""
+    image: np.ndarray,
+    lut: np.ndarray,
+    ratio: np.float32,
+    radius: np.float32,
+    out: np.ndarray,
+) -> None:
+    """Vertical window counts, strips of 16 columns, kept in ``out``.
+
+    ``out`` is the ``HxWx3`` uint8 array the sketch will be written to: each
+    pixel's count (at most ``H``, below 2**16) is stored in its first two
+    bytes, low byte first, so no separate ``HxW`` array of counts exists
+    (:func:`pencil_rows` reads a pixel's count just before it writes it).
+    """
     h, w = image.shape[0], image.shape[1]
-    out = np.empty((h, w), np.uint16)
     strip = 16
     nstrips = (w + strip - 1) // strip
     for s in numba.prange(nstrips):
@@ -460,31 +489,33 @@ def window_counts_cols(
         for jj in range(sw):
             _count_line(px[jj], lut, ratio, radius, ct, counts)
             for i in range(h):
-                out[i, j0 + jj] = counts[i]
-    return out
+                out[i, j0 + jj, 0] = np.uint8(counts[i] & 0xFF)
+                out[i, j0 + jj, 1] = np.uint8(counts[i] >> 8)
 
 
 @numba.njit(parallel=True, **_JIT)
 def pencil_rows(
     image: np.ndarray,
-    counts_y: np.ndarray,
+    out: np.ndarray,
     lut: np.ndarray,
     ratio: np.float32,
     radius: np.float32,
     shade: np.float32,
     color: bool,
-) -> np.ndarray:
-    """Row window counts + ``counts_y`` -> gray or colour pencil image.
+) -> None:
+    """Row window counts + the column counts -> gray or colour pencil image.
+
+    ``out`` holds the column counts of :func:`window_counts_cols` and
+    receives the sketch, in place: each pixel's count is read before the
+    pixel is written.
 
     ``pen = shade * (counts_x + counts_y)`` is the sketch (OpenCV's
     ``sketch.convertTo(CV_8U, 255)``); for colour it replaces the luma of the
     photo in YCrCb (OpenCV's float coefficients) and converts back to BGR.
 
-    Returns:
-        ``HxWx3`` uint8 (three equal channels for gray).
+    The sketch is ``HxWx3`` uint8 (three equal channels for gray).
     """
     h, w = image.shape[0], image.shape[1]
-    out = np.empty((h, w, 3), np.uint8)
     k255 = np.float32(255.0)
     zero = np.float32(0.0)
     half = np.float32(0.5)
@@ -493,7 +524,8 @@ def pencil_rows(
         counts = np.empty(w, np.int64)
         _count_line(image[i], lut, ratio, radius, ct, counts)
         for j in range(w):
-            pen = shade * (np.float32(counts[j]) + np.float32(counts_y[i, j]))
+            count_y = np.int64(out[i, j, 0]) | (np.int64(out[i, j, 1]) << 8)
+            pen = shade * (np.float32(counts[j]) + np.float32(count_y))
             if not color:
                 g = np.uint8(min(k255, max(zero, np.rint(pen * k255))))
                 out[i, j, 0] = g
@@ -512,7 +544,6 @@ def pencil_rows(
             out[i, j, 0] = np.uint8(min(k255, max(zero, np.rint(ob * k255))))
             out[i, j, 1] = np.uint8(min(k255, max(zero, np.rint(og * k255))))
             out[i, j, 2] = np.uint8(min(k255, max(zero, np.rint(orr * k255))))
-    return out
 
 
 # --- brushwork: strokes and dots (impressionist, pointillism) ---------------
@@ -1170,6 +1201,10 @@ def pointillism_dots(
 # --- abstraction: cartoon (Winnemoeller 2006) and ink wash --------------------
 
 
+#: Rows per band of :func:`split_luma`.
+_SPLIT_BAND = 128
+
+
 @numba.njit(parallel=True, **_JIT)
 def split_luma(buf: np.ndarray, color: np.ndarray) -> np.ndarray:
     """Luma of a 16-bit smoothed image and its 8-bit colours.
@@ -1177,21 +1212,35 @@ def split_luma(buf: np.ndarray, color: np.ndarray) -> np.ndarray:
     Returns ``HxW`` uint16 BT.601 luma in the buffer's fixed point (``v *
     257`` for ``v`` on the 0..255 scale; half the memory of float32, 1/257
     of a grey level); ``color`` (``HxWx3`` uint8) receives ``buf`` rounded
-    to 8 bits.
+    to 8 bits. ``color`` may be the first half of ``buf``'s own memory: bands
+    of rows are converted in parallel into scratch, then copied, top to
+    bottom; band ``[a, b)`` lands on bytes of rows below ``b / 2 + 1`` of
+    ``buf``, all read already, and later bands read rows from ``b`` on.
     """
     h, w = buf.shape[0], buf.shape[1]
     luma = np.empty((h, w), np.uint16)
     k = np.float32(1.0 / 257.0)
-    for i in numba.prange(h):
-        for j in range(w):
-            b = np.float32(buf[i, j, 0])
-            g = np.float32(buf[i, j, 1])
-            r = np.float32(buf[i, j, 2])
-            y = np.float32(0.114) * b + np.float32(0.587) * g + np.float32(0.299) * r
-            luma[i, j] = np.uint16(y + np.float32(0.5))
-            color[i, j, 0] = np.uint8(b * k + np.float32(0.5))
-            color[i, j, 1] = np.uint8(g * k + np.float32(0.5))
-            color[i, j, 2] = np.uint8(r * k + np.float32(0.5))
+    band = _SPLIT_BAND
+    scratch = np.empty((min(h, band), w, 3), np.uint8)
+    for a in range(0, h, band):
+        bnd = min(h, a + band)
+        for i in numba.prange(a, bnd):
+            o = i - a
+            for j in range(w):
+                b = np.float32(buf[i, j, 0])
+                g = np.float32(buf[i, j, 1])
+                r = np.float32(buf[i, j, 2])
+                y = (
+                    np.float32(0.114) * b
+                    + np.float32(0.587) * g
+                    + np.float32(0.299) * r
+                )
+                luma[i, j] = np.uint16(y + np.float32(0.5))
+                scratch[o, j, 0] = np.uint8(b * k + np.float32(0.5))
+                scratch[o, j, 1] = np.uint8(g * k + np.float32(0.5))
+                scratch[o, j, 2] = np.uint8(r * k + np.float32(0.5))
+        for i in numba.prange(a, bnd):
+            color[i] = scratch[i - a]
     return luma
 
 
@@ -1202,9 +1251,10 @@ def _luma_at(luma, i, j):
 
 
 @numba.njit(inline="always")
-def _sample1(img, xs, ys):
-    """Bilinear sample of a float32 ``h x w`` image at (xs, ys), clamped."""
-    h, w = img.shape[0], img.shape[1]
+def _sample1(img, row0, h, xs, ys):
+    """Bilinear sample at (xs, ys), clamped, of a float32 image ``h`` rows
+    high of which ``img`` holds the rows from ``row0`` on (a band)."""
+    w = img.shape[1]
     xs = min(max(xs, np.float32(0.0)), np.float32(w - 1))
     ys = min(max(ys, np.float32(0.0)), np.float32(h - 1))
     x0 = int(xs)
@@ -1213,23 +1263,27 @@ def _sample1(img, xs, ys):
     y1 = min(y0 + 1, h - 1)
     fx = xs - x0
     fy = ys - y0
+    y0 -= row0
+    y1 -= row0
     top = img[y0, x0] + fx * (img[y0, x1] - img[y0, x0])
     bottom = img[y1, x0] + fx * (img[y1, x1] - img[y1, x0])
     return top + fy * (bottom - top)
 
 
 @numba.njit(inline="always")
-def _along_flow(dog, tangent, ti, tj, i, j, step, weights):
-    """Flow-based DoG at one pixel: the DoG response averaged along the tangent."""
+def _along_flow(dog, row0, h, tangent, ti, tj, i, j, step, weights):
+    """Flow-based DoG at one pixel: the DoG response averaged along the
+    tangent (``dog`` holds the rows from ``row0`` on of ``h``)."""
     tx = tangent[ti, tj, 0] * step
     ty = tangent[ti, tj, 1] * step
     m = (weights.shape[0] - 1) // 2
-    acc = weights[m] * dog[i, j]
+    acc = weights[m] * dog[i - row0, j]
     for t in range(1, m + 1):
         dx = tx * t
         dy = ty * t
         acc += weights[m + t] * (
-            _sample1(dog, j + dx, i + dy) + _sample1(dog, j - dx, i - dy)
+            _sample1(dog, row0, h, j + dx, i + dy)
+            + _sample1(dog, row0, h, j - dx, i - dy)
         )
     return acc
 
@@ -1293,8 +1347,15 @@ def cartoon_finish(
     epsilon: np.float32,
     phi: np.float32,
     lines: bool,
+    row0: int,
+    row1: int,
+    dog_row0: int,
 ) -> None:
     """Quantise the lightness softly and draw the XDoG lines, in place on ``color``.
+
+    Rows ``row0`` to ``row1`` (a band); ``dog`` holds the DoG response from
+    row ``dog_row0`` on, down to at least the reach of the flow pass past
+    ``row1``.
 
     Every pixel's luma moves to its soft-quantised value
     (:func:`_soft_quantise`, levels ``delta`` apart, table ``steps``);
@@ -1306,7 +1367,7 @@ def cartoon_finish(
     """
     h, w = luma.shape[0], luma.shape[1]
     th, tw = tangent.shape[0], tangent.shape[1]
-    for i in numba.prange(h):
+    for i in numba.prange(row0, row1):
         ti = min(th - 1, int((i + np.float32(0.5)) * inv_scale))
         for j in range(w):
             v = _luma_at(luma, i, j)
@@ -1316,9 +1377,11 @@ def cartoon_finish(
             # A line is a band of negative response along the flow: where the
             # pixel's own response is not clearly negative, its average along
             # the flow is not either (this skips the flow pass almost everywhere).
-            if lines and dog[i, j] < -0.5 * epsilon:
+            if lines and dog[i - dog_row0, j] < -0.5 * epsilon:
                 tj = min(tw - 1, int((j + np.float32(0.5)) * inv_scale))
-                hval = _along_flow(dog, tangent, ti, tj, i, j, step, weights)
+                hval = _along_flow(
+                    dog, dog_row0, h, tangent, ti, tj, i, j, step, weights
+                )
                 if hval < -epsilon:
                     e = np.float32(1.0) + np.tanh(phi * (hval + epsilon))
                     gain = np.float32(0.15) + np.float32(0.85) * e
@@ -1395,8 +1458,14 @@ def ink_finish(
     epsilon: np.float32,
     lines: bool,
     seed: np.uint64,
+    row0: int,
+    row1: int,
+    dog_row0: int,
 ) -> None:
     """Ink wash on rice paper, in place on ``color`` (the smoothed photo).
+
+    Rows ``row0`` to ``row1`` (a band), ``dog`` from row ``dog_row0`` on, as
+    for :func:`cartoon_finish`.
 
     * washes: the smoothed luma, softly quantised into 5 ink tones
       (:func:`_soft_quantise`, table ``steps``), becomes ink absorbance
@@ -1417,7 +1486,7 @@ def ink_finish(
     delta = np.float32(255.0 / 4.0)
     strength = np.float32(0.35) + np.float32(0.65) * ink
     inv_grain = np.float32(1.0) / grain
-    for i in numba.prange(h):
+    for i in numba.prange(row0, row1):
         ti = min(th - 1, int((i + np.float32(0.5)) * inv_scale))
         for j in range(w):
             tj = min(tw - 1, int((j + np.float32(0.5)) * inv_scale))
@@ -1430,8 +1499,10 @@ def ink_finish(
                 max(np.float32(0.0), (np.float32(215.0) - tone) / np.float32(215.0)),
             )
             absorb *= strength
-            if lines and dog[i, j] < -0.5 * epsilon:
-                hval = _along_flow(dog, tangent, ti, tj, i, j, step, weights)
+            if lines and dog[i - dog_row0, j] < -0.5 * epsilon:
+                hval = _along_flow(
+                    dog, dog_row0, h, tangent, ti, tj, i, j, step, weights
+                )
                 if hval < -epsilon:
                     line = -np.tanh(np.float32(0.35) * (hval + epsilon))
                     if dry > 0.0:

@@ -38,7 +38,7 @@ from rq.timeouts import JobTimeoutException
 
 import processing
 from gallery.models import Artwork
-from gallery.pipeline import dedup, moving, proxy, queue
+from gallery.pipeline import dedup, memory, moving, proxy, queue
 from gallery.pipeline.results import store_result
 
 logger = logging.getLogger(__name__)
@@ -322,6 +322,7 @@ def _render(artwork: Artwork, job_id: str | None) -> str:
             work_pixels=settings.STUDIO_WORK_PIXELS,
         )
         del data
+        memory.release_heap()  # the decoder's freed blocks (see memory)
         # The preview's source, from the pixels already in memory (once per
         # photo); stored after the result so it never delays "done".
         small = None if artwork.photo.preview_proxy else proxy.proxy_pixels(image)

@@ -33,8 +33,6 @@ pipe, and keeps every guarantee of the work horse:
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import os
 import random
@@ -50,10 +48,10 @@ from rq.job import Job
 
 import processing
 from gallery.pipeline.jobs import settle_failed_job
+from gallery.pipeline.memory import release_heap, rss_mb
 
 logger = logging.getLogger(__name__)
 
-_PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 # How often the worker looks at a running job process (memory watchdog).
 _WATCH_SECONDS = 0.25
 
@@ -79,28 +77,6 @@ def artwork_horse_killed(job: Job, retpid: int, ret_val: int, rusage) -> None:
 # An idle worker wakes this often from its blocking dequeue (RQ's default:
 # 405 s) to beat and to look after its scheduler.
 SCHEDULER_CHECK_SECONDS = 5
-
-
-def rss_mb(pid: int | str = "self") -> float:
-    """Resident size of a process in MB (0 when it is gone)."""
-    try:
-        with open(f"/proc/{pid}/statm") as handle:
-            return int(handle.read().split()[1]) * _PAGE_KB / 1024
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
-def _malloc_trim() -> None:
-    """Give the heap's free pages back to the system (glibc only)."""
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-try:
-    _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    _LIBC.malloc_trim.argtypes = [ctypes.c_size_t]
-except (OSError, AttributeError):  # not glibc
-    _LIBC = None
 
 
 class StudioWorker(Worker):
@@ -303,7 +279,7 @@ class StudioWorker(Worker):
                 return  # the worker retired us, or died
             job_id, queue_name, execution_id = line.decode().split()
             ok = self._perform_kept(job_id, queue_name, execution_id)
-            _malloc_trim()
+            release_heap()
             reply = f"{'ok' if ok else 'failed'} {rss_mb():.1f}\n".encode()
             try:
                 os.write(replies_fd, reply)
