@@ -28,7 +28,7 @@ import math
 import cv2
 import numpy as np
 
-from processing.looks import _KERNEL_LOCK, _kernels, recipe_seed
+from processing.looks import _KERNEL_LOCK, _kernels, double_angle_tensor, recipe_seed
 
 __all__ = ["brush_radii", "impressionist", "plan_dots", "pointillism"]
 
@@ -139,16 +139,10 @@ def _reference(
     gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3, scale=scale)
     gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3, scale=scale)
     del gray
-    # The same float32 operations as gx*gx - gy*gy and 2*gx*gy (doubling is
-    # exact), with fewer temporaries alive at once: a 12 MP pointillism's
-    # finest reference is 1.3 MP of float32, ~5 MB a plane.
-    xx = gx * gx
-    np.subtract(xx, gy * gy, out=xx)
-    np.multiply(gx, gy, out=gx)
-    gx *= np.float32(2.0)
-    del gy
-    tensor = cv2.merge([xx, gx])
-    del xx, gx
+    # A 12 MP pointillism's finest reference is 1.3 MP of float32, ~5 MB a
+    # plane: the tensor is built with few temporaries alive at once.
+    tensor = double_angle_tensor(gx, gy)
+    del gx, gy
     tensor = cv2.GaussianBlur(tensor, (0, 0), 1.5, borderType=cv2.BORDER_REFLECT)
     tensor[..., 0] -= _HAND_WEIGHT * math.cos(2 * _HAND_ANGLE)
     tensor[..., 1] -= _HAND_WEIGHT * math.sin(2 * _HAND_ANGLE)

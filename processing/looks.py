@@ -264,6 +264,19 @@ def oil(image: np.ndarray, size: int, dyn_ratio: int) -> np.ndarray:
 # --- cartoon (Winnemoeller, Olsen, Gooch 2006) and ink wash ------------------
 
 
+def double_angle_tensor(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    """The structure tensor's double-angle form, [gx*gx - gy*gy, 2*gx*gy],
+    as one 2-channel float32 image. Uses ``gx`` as scratch (the caller's
+    gradients are spent) so that fewer full-size temporaries are alive at
+    once; the float32 operations are those of the plain expression
+    (doubling is exact), so the pixels are the same."""
+    xx = gx * gx
+    np.subtract(xx, gy * gy, out=xx)
+    np.multiply(gx, gy, out=gx)
+    gx *= np.float32(2.0)
+    return cv2.merge([xx, gx])
+
+
 def _flow_field(luma: np.ndarray) -> tuple[np.ndarray, float]:
     """Unit edge tangents from the smoothed structure tensor, downscaled.
 
@@ -284,15 +297,8 @@ def _flow_field(luma: np.ndarray) -> tuple[np.ndarray, float]:
     gx = cv2.Sobel(small, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(small, cv2.CV_32F, 0, 1, ksize=3)
     del small
-    # gx*gx - gy*gy and 2*gx*gy with the same float32 operations (doubling
-    # is exact) and fewer temporaries alive next to the smoothing buffer
-    xx = gx * gx
-    np.subtract(xx, gy * gy, out=xx)
-    np.multiply(gx, gy, out=gx)
-    gx *= np.float32(2.0)
-    del gy
-    tensor = cv2.merge([xx, gx])
-    del xx, gx
+    tensor = double_angle_tensor(gx, gy)
+    del gx, gy
     tensor = cv2.GaussianBlur(tensor, (0, 0), 2.0)
     _, angle = cv2.cartToPolar(tensor[..., 0], tensor[..., 1])
     del _, tensor
