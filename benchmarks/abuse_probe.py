@@ -53,17 +53,35 @@ def stack_processes(launcher: int) -> Callable[[], dict[str, list[int]]]:
     return roles
 
 
+# The last CPU reading of every process seen, by role: a process that ends
+# (a worker restarted by the launcher, a gunicorn worker recycled before
+# its master reaped it) keeps its last reading instead of taking its CPU
+# out of the sum (it would go to the launcher's cutime, which is not read).
+# The probe refreshes the readings every SAMPLE_SECONDS.
+_LAST_CPU: dict[tuple[str, int], float] = {}
+_LAST_CPU_LOCK = threading.Lock()
+
+
 def server_cpu(processes: Callable[[], dict[str, list[int]]]) -> dict[str, float]:
     """CPU seconds so far of web (gunicorn master, its living workers and
     the ones it reaped), nginx, the two Redis servers and the rq workers
-    (with their job processes)."""
+    (with their job processes), counting processes that have ended."""
     now = processes()
-    return {
-        "web": sum(cpu_seconds(pid) for pid in now["web"]),
-        "nginx": sum(cpu_seconds(pid) for pid in now["nginx"]),
-        "redis": sum(cpu_seconds(p) for p in now["redis queue"] + now["redis cache"]),
-        "workers": sum(cpu_seconds(pid) for pid in now["workers"]),
+    groups = {
+        "web": now["web"],
+        "nginx": now["nginx"],
+        "redis": now["redis queue"] + now["redis cache"],
+        "workers": now["workers"],
     }
+    with _LAST_CPU_LOCK:
+        for role, pids in groups.items():
+            for pid in pids:
+                key = (role, pid)
+                _LAST_CPU[key] = max(_LAST_CPU.get(key, 0.0), cpu_seconds(pid))
+        totals = dict.fromkeys(groups, 0.0)
+        for (role, _pid), seconds in _LAST_CPU.items():
+            totals[role] += seconds
+    return totals
 
 
 def _memory(pids: list[int], measure: Callable[[int], float] = rss_mb) -> float:
@@ -105,6 +123,7 @@ class Probe(threading.Thread):
 
     def run(self) -> None:
         while not self.stopping.wait(SAMPLE_SECONDS):
+            server_cpu(self.processes)  # keeps the last reading of each process
             values = self.sample()
             with self.lock:
                 for role, value in values.items():
