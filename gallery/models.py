@@ -32,6 +32,17 @@ def _generated_name(folder: str, filename: str) -> str:
     return f"{folder}/{uuid.uuid4().hex[:2]}/{uuid.uuid4().hex}{suffix}"
 
 
+def pk_from(value: str) -> int | None:
+    """The row id written in ``value`` (a query string, a form field): 1-18
+    ASCII digits, else None. ``str.isdigit`` alone lets through ``²`` (which
+    int() refuses), 5000 digits (int() refuses over 4300) and numbers beyond
+    the database's bigint; none of them names a row."""
+    value = value.strip()
+    if value.isascii() and value.isdigit() and len(value) <= 18:
+        return int(value)
+    return None
+
+
 def validate_style(slug: str) -> None:
     """A style slug of the registry. A plain check rather than model choices,
     so that a new style needs no migration."""

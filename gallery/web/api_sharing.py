@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 from ninja import Form, Query, Router, Schema, Status
 
 from gallery import archives, sharing
-from gallery.models import Artwork
+from gallery.models import Artwork, pk_from
 from gallery.web.api_auth import ErrorOut, members
 from gallery.web.refusals import json_error
 from gallery.web.shared import share_url
@@ -88,10 +88,10 @@ def api_share_revoke(request: HttpRequest, pk: int):
 
 
 def _parse_ids(raw: str) -> list[int] | None:
-    parts = [part.strip() for part in raw.split(",")]
-    if not parts or not all(part.isdigit() and len(part) < 19 for part in parts):
+    ids = [pk_from(part) for part in raw.split(",")]
+    if None in ids:
         return None
-    return list(dict.fromkeys(int(part) for part in parts))
+    return list(dict.fromkeys(ids))
 
 
 @router.get(

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 import processing
 from gallery import presets, preview, services
-from gallery.models import Artwork, Media, Photo, Preset
+from gallery.models import Artwork, Media, Photo, Preset, pk_from
 from gallery.services import Recipe
 from processing import formats, video
 
@@ -203,7 +203,7 @@ class ArtworkRequestForm(FirstErrorMixin, forms.Form):
         raw = self.cleaned_data.get("preset") or []
         if not raw:
             return []
-        ids = [int(value) for value in raw if value.strip().isdigit()]
+        ids = [pk for pk in map(pk_from, raw) if pk is not None]
         owner_id = self.owner.pk if self.owner is not None else None
         found = Preset.objects.filter(owner_id=owner_id, pk__in=ids).in_bulk()
         if len(ids) != len(raw) or any(pk not in found for pk in ids):

@@ -30,7 +30,11 @@ from processing import formats
 DOWNLOAD_FORMATS = {f.slug: f for f in formats.FORMATS if f.encodable}
 # One range of bytes (what browsers send to seek in a video): "bytes=0-",
 # "bytes=100-199" or the last N bytes, "bytes=-N".
-_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+# ASCII digits, at most 18 (beyond any file): a longer position is not a
+# range this server takes (and int() refuses over 4300 digits).
+_RANGE = re.compile(
+    r"^\s*bytes\s*=\s*([0-9]{0,18})\s*-\s*([0-9]{0,18})\s*$", re.IGNORECASE
+)
 
 
 class RangeNotSatisfiable(Exception):

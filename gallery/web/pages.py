@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 import processing
 from gallery import limits, services
-from gallery.models import Artwork
+from gallery.models import Artwork, pk_from
 from gallery.templatetags.studio import recipe_rows
 from gallery.web import editor, shared
 from gallery.web.api import artwork_json
@@ -152,12 +152,12 @@ def upload(request: HttpRequest) -> HttpResponse:
 
 def _remix_source(request: HttpRequest) -> Artwork | None:
     """The artwork named by ``?remix=<id>`` when it is the user's own."""
-    raw = request.GET.get("remix", "")
-    if not raw.isdigit():
+    pk = pk_from(request.GET.get("remix", ""))
+    if pk is None:
         return None
     return (
         Artwork.objects.select_related("photo")
-        .filter(pk=int(raw), owner_id=request.user.pk)
+        .filter(pk=pk, owner_id=request.user.pk)
         .first()
     )
 

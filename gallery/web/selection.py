@@ -17,11 +17,13 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from gallery.models import pk_from
+
 
 @login_required
 @require_GET
 def gallery_download(request: HttpRequest) -> HttpResponse:
-    ids = [value for value in request.GET.getlist("artwork") if value.isdigit()]
+    ids = [str(pk) for pk in map(pk_from, request.GET.getlist("artwork")) if pk]
     if not ids:
         messages.error(request, _("Tick at least one finished artwork to download."))
         return redirect("gallery:my_gallery")

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from gallery import sharing
-from gallery.models import Artwork, ShareLink
+from gallery.models import Artwork, ShareLink, pk_from
 from gallery.templatetags.studio import author_name, recipe_rows, style_label
 
 NOINDEX = "noindex, nofollow, noarchive"
@@ -93,7 +93,8 @@ def artwork_share(request: HttpRequest, pk: int) -> HttpResponse:
     """The artwork page's "Create a share link" button."""
     artwork = _own_artwork(request, pk)
     raw = request.POST.get("expires_in_days", "")
-    days = int(raw) if raw.isdigit() and len(raw) < 4 else sharing.DEFAULT_DAYS
+    days = pk_from(raw) if len(raw) < 4 else None
+    days = days or sharing.DEFAULT_DAYS
     try:
         sharing.share_create(artwork, days)
     except sharing.ShareRefused as refusal:

@@ -95,6 +95,16 @@ def test_remix_prefills_the_editor_with_the_recipe(owner, owner_client, queue):
     assert 'value="3"' in number.group(0)
 
 
+@pytest.mark.parametrize("value", ["²", "9" * 5000, "9" * 30])
+def test_a_remix_id_that_is_no_number_is_ignored(owner_client, value):
+    """``?remix=`` is looked up only when it is 1-18 ASCII digits: ``²``
+    (a digit to str.isdigit) and 5000 digits made int() raise, 30 digits
+    overflowed the database's integer."""
+    response = owner_client.get(f"/upload/?remix={value}")
+    assert response.status_code == 200
+    assert b"data-remix-photo" not in response.content
+
+
 def test_remix_of_someone_elses_artwork_is_ignored(owner, other_client, queue):
     (artwork,) = create_artworks(owner)
     html = other_client.get(f"/upload/?remix={artwork.pk}").content.decode()

@@ -64,6 +64,15 @@ def test_bad_presets_are_400_with_the_field(owner_client, data, field):
     assert not Preset.objects.exists()
 
 
+@pytest.mark.parametrize("value", ["²", "9" * 5000, "9" * 30])
+def test_an_upload_with_a_preset_id_that_is_no_number_is_400(owner_client, value):
+    response = owner_client.post(
+        "/api/artworks/", {"image": upload_file(), "preset": value}
+    )
+    assert response.status_code == 400, response.content
+    assert response.json()["field"] == "preset"
+
+
 def test_duplicate_names_are_refused(owner_client):
     assert _create(owner_client).status_code == 201
     again = _create(owner_client)

@@ -150,6 +150,16 @@ def test_unknown_tokens_are_404(client):
         assert client.get(f"/s/{token}/").status_code == 404
 
 
+@pytest.mark.parametrize("days", ["²", "١٢", "9" * 5000])
+def test_the_share_button_with_strange_days_takes_the_default(owner_client, done, days):
+    response = owner_client.post(
+        f"/artworks/{done.pk}/share/", {"expires_in_days": days}
+    )
+    assert response.status_code == 302
+    link = ShareLink.objects.get(artwork=done)
+    assert timedelta(days=29) < link.expires - timezone.now() <= timedelta(days=30)
+
+
 def test_artwork_page_buttons(owner_client, done):
     page = owner_client.get(f"/artworks/{done.pk}/")
     assert b'data-role="create-share"' in page.content
