@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 import uuid
@@ -38,11 +39,23 @@ def status_mb(field: str) -> float:
     return 0.0
 
 
+def photo_in_subprocess(megapixels: float) -> bytes:
+    """``bench_e2e.photo_jpeg`` made in a child process."""
+    code = (
+        "import sys; from bench_e2e import photo_jpeg; "
+        f"sys.stdout.buffer.write(photo_jpeg({megapixels}))"
+    )
+    here = str(Path(__file__).resolve().parent)
+    env = {**os.environ, "PYTHONPATH": here}
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, check=True
+    ).stdout
+
+
 def main() -> int:
     tmp = setup(None)
     import io
 
-    from bench_e2e import photo_jpeg
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.core.files.uploadedfile import SimpleUploadedFile
@@ -58,9 +71,11 @@ def main() -> int:
     settings.STUDIO_QUEUE_SHARE = 10**6
     queue = get_queue()
     user = get_user_model().objects.create_user(f"memory{time.time_ns()}")
-    big, small = photo_jpeg(12), photo_jpeg(2)
-    # This process forks the job processes: give back what making the test
-    # photos took, so they start from what a real worker holds.
+    # This process forks the job processes: the test photos are made in a
+    # process of their own (making a 12 MP one takes ~300 MB of float arrays
+    # that glibc does not always give back), so the job processes start
+    # from what a real worker holds.
+    big, small = photo_in_subprocess(12), photo_in_subprocess(2)
     memory.release_heap()
     log = tmp / "peaks.jsonl"
 

@@ -4,11 +4,13 @@ Moving pictures (videos, animated GIF/WebP) are probed and rendered frame by
 frame by :mod:`processing.video` (PyAV), exported here too.
 
 No Django here: this package imports numpy, OpenCV, Pillow, pillow-heif
-and PyAV only, so that it can run in workers, the CLI and tests alike. Numba (for the
+and PyAV (on the first video) only, so that it can run in workers, the CLI and tests alike. Numba (for the
 style kernels) is imported on the first :func:`render` or :func:`warm_up`.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from processing.codec import (
     ImageInfo,
@@ -30,14 +32,20 @@ from processing.styles import (
     style_version,
     validate_params,
 )
-from processing.video import (
-    InvalidVideo,
-    MediaInfo,
-    MovingResult,
-    is_moving,
-    probe,
-    render_moving,
-)
+from processing.video import InvalidVideo, MediaInfo, is_moving, probe
+
+if TYPE_CHECKING:
+    from processing.video import MovingResult, render_moving
+
+
+def __getattr__(name: str) -> Any:
+    """``MovingResult`` and ``render_moving`` import PyAV on first access
+    (see :mod:`processing.video`)."""
+    from processing import video
+
+    if name in video.LAZY:
+        return getattr(video, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def warm_up() -> None:

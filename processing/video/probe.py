@@ -15,13 +15,14 @@ import io
 import os
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import BinaryIO, Literal
-
-import av
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from processing.codec import InvalidImage
 from processing.formats import moving_labels
 from processing.video.headers import animation_header, sniff
+
+if TYPE_CHECKING:  # PyAV is imported where a container is opened (see open_container)
+    import av
 
 __all__ = [
     "MAX_FPS",
@@ -49,8 +50,6 @@ MP4_AUDIO = frozenset({"aac", "mp3", "opus", "alac", "ac3", "eac3"})
 
 #: What :func:`probe` and :func:`render_moving` read from.
 Source = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
-
-_ATTACHED_PIC = int(av.stream.Disposition.attached_pic)
 
 _DAMAGED = "The video file is damaged or not a video we can read."
 
@@ -225,7 +224,10 @@ def _probe_container(container: av.container.InputContainer, kind: str) -> Media
             f"The video has too many streams ({len(streams)}); at most one "
             "video and one audio stream are used."
         )
-    videos = [s for s in streams.video if not s.disposition & _ATTACHED_PIC]
+    import av
+
+    attached_pic = int(av.stream.Disposition.attached_pic)
+    videos = [s for s in streams.video if not s.disposition & attached_pic]
     audios = list(streams.audio)
     if not videos:
         raise InvalidVideo("This file has no video stream (is it an audio file?).")
@@ -274,7 +276,14 @@ def _probe_container(container: av.container.InputContainer, kind: str) -> Media
 
 
 def open_container(stream: BinaryIO, kind: str) -> av.container.InputContainer:
-    """Open a video with FFmpeg's demuxer for the sniffed kind only."""
+    """Open a video with FFmpeg's demuxer for the sniffed kind only.
+
+    PyAV is imported here, on the first video, not with the package: its
+    FFmpeg libraries add ~25 MB to every process that imports it, and the
+    workers' job processes and the web processes mostly handle photos.
+    """
+    import av
+
     demuxer = "matroska" if kind == "webm" else "mov"
     try:
         return av.open(stream, "r", format=demuxer, options={"probesize": "5000000"})

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import struct
+import subprocess
+import sys
 from fractions import Fraction
 
 import av
@@ -466,3 +468,24 @@ def test_a_video_starting_after_its_audio_keeps_the_gap():
     assert result.frames == 10 and result.duration == pytest.approx(0.4)
     got = streams(out.getvalue())
     assert float(got["video"].start_time * got["video"].time_base) == pytest.approx(2.0)
+
+
+def test_pyav_is_imported_on_the_first_video_only():
+    """A process that handles photos (web, a photo's job) never loads
+    FFmpeg's ~25 MB; an animation's probe neither; a video's render does."""
+    code = """
+import io, sys
+from PIL import Image
+import processing
+assert "av" not in sys.modules, "imported with processing"
+frames = [Image.new("RGB", (32, 24), (i * 40, 90, 200)) for i in range(4)]
+gif = io.BytesIO()
+frames[0].save(gif, "GIF", save_all=True, append_images=frames[1:], duration=100)
+assert processing.probe(gif.getvalue()).frames == 4
+assert "av" not in sys.modules, "imported by an animation's probe"
+assert processing.render_moving is processing.video.render.render_moving
+assert isinstance(processing.MovingResult, type)
+assert "av" in sys.modules
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
