@@ -62,15 +62,25 @@ class Stats:
 
 class PhotoSupply:
     """Distinct photos handed out one at a time to any thread (no two
-    uploads share bytes: dedup would finish them at once)."""
+    uploads share bytes: dedup would finish them at once). It never runs
+    dry: after the last one it hands the same photos out again with a JPEG
+    comment segment that makes their bytes new (a supply that ran out left
+    the members only browsing for the rest of the phase)."""
 
     def __init__(self, photos: list[bytes]):
-        self.photos = iter(photos)
+        self.photos = photos
+        self.taken = 0
         self.lock = threading.Lock()
 
-    def take(self) -> bytes | None:
+    def take(self) -> bytes:
         with self.lock:
-            return next(self.photos, None)
+            index, self.taken = self.taken, self.taken + 1
+        photo = self.photos[index % len(self.photos)]
+        if index < len(self.photos):
+            return photo
+        comment = f"bench copy {index}".encode()
+        segment = b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment
+        return photo[:2] + segment + photo[2:]  # right after SOI
 
 
 def sign_up(base: str, source: str, username: str, password: str) -> Session:
@@ -137,7 +147,7 @@ class Member:
         stats.record(SIGN_IN, started, 200 if signed_in(session) else 401)
         while time.monotonic() < until:
             photo = self.photos.take()
-            url = self.upload(stats, session, photo) if photo else None
+            url = self.upload(stats, session, photo)
             detail = self.watch(stats, session, url, photo, until) if url else None
             self.browse(stats, session, detail)
 
