@@ -264,6 +264,10 @@ STUDIO_SWEEP_INTERVAL = env_int("STUDIO_SWEEP_INTERVAL", 60, minimum=1)
 STUDIO_WORKER_RECYCLE_JOBS = env_int("STUDIO_WORKER_RECYCLE_JOBS", 100, minimum=1)
 STUDIO_WORKER_RECYCLE_MB = env_int("STUDIO_WORKER_RECYCLE_MB", 400, minimum=1)
 STUDIO_JOB_MEMORY_LIMIT_MB = env_int("STUDIO_JOB_MEMORY_LIMIT_MB", 1024, minimum=1)
+# The job process runs at this niceness (0-19): rendering is batch work, so
+# on shared cores the web processes (a page, a status poll) go first, and a
+# render takes what they leave.
+STUDIO_JOB_NICE = env_int("STUDIO_JOB_NICE", 10, minimum=0, maximum=19)
 # Backpressure: unfinished artworks per user, and queued artworks in all.
 STUDIO_MAX_UNFINISHED_PER_USER = env_int(
     "STUDIO_MAX_UNFINISHED_PER_USER", 20, minimum=1

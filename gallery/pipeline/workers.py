@@ -21,6 +21,8 @@ pipe, and keeps every guarantee of the work horse:
   above ``STUDIO_WORKER_RECYCLE_MB``, and after any job that failed, so a
   timeout or an exception never leaves state behind for the next job;
 - between jobs it returns freed heap to the system (``malloc_trim``);
+- it runs at a lower CPU priority (``STUDIO_JOB_NICE``, 10): on shared
+  cores, pages and status polls are answered before a render's next slice;
 - a scheduler that died (``--with-scheduler``; it exits when Redis
   restarts) is started again within seconds, not at RQ's next maintenance
   pass, 10 minutes later;
@@ -72,6 +74,13 @@ def artwork_horse_killed(job: Job, retpid: int, ret_val: int, rusage) -> None:
         ret_val,
         outcome,
     )
+
+
+def _lower_priority(nice: int) -> None:
+    """Run this process (and the threads it starts) at ``nice``, unless it
+    already runs lower; raising a priority would need privileges."""
+    if nice > os.getpriority(os.PRIO_PROCESS, 0):
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
 
 
 # An idle worker wakes this often from its blocking dequeue (RQ's default:
@@ -268,6 +277,7 @@ class StudioWorker(Worker):
     def _horse_main(self, jobs_fd: int, replies_fd: int) -> None:
         """Run jobs as the worker sends them, until it closes the pipe."""
         os.setpgrp()
+        _lower_priority(settings.STUDIO_JOB_NICE)
         random.seed()
         self.setup_work_horse_signals()
         self._is_horse = True

@@ -37,6 +37,19 @@ def test_jobs_share_one_process_until_it_is_recycled(owner, studio):
     assert worker.pid not in pids  # never the worker process itself
 
 
+def _nice(pid: int) -> int:
+    fields = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()
+    return int(fields[16])  # field 19 of proc(5), counted after the name
+
+
+def test_job_process_renders_at_a_lower_priority(owner, studio):
+    """Rendering is batch work: on shared cores the web goes first."""
+    worker = studio.start_worker(STUDIO_JOB_NICE="7")
+    pid = _render(studio, owner, 1)[1]  # the kept job process, still alive
+    assert _nice(pid) == 7
+    assert _nice(worker.pid) == 0  # the worker itself answers at once
+
+
 def test_a_failed_job_retires_its_process(owner, studio):
     studio.start_worker()
     first_pid = _render(studio, owner, 1)[1]

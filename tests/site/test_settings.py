@@ -39,6 +39,8 @@ def _setup(env_changes: dict[str, str]) -> subprocess.CompletedProcess:
         ({"DEBUG": "maybe"}, "DEBUG must be a boolean"),
         ({"STUDIO_HTTPS": "tls"}, "STUDIO_HTTPS must be a boolean"),
         ({"STUDIO_MAX_PIXELS": "50MP"}, "STUDIO_MAX_PIXELS must be an integer"),
+        ({"STUDIO_JOB_NICE": "20"}, "STUDIO_JOB_NICE must be at most 19"),
+        ({"STUDIO_JOB_NICE": "-5"}, "STUDIO_JOB_NICE must be at least 0"),
         ({"STUDIO_TRUSTED_PROXY_COUNT": "1"}, "STUDIO_TRUSTED_PROXIES"),
         ({"STUDIO_TRUSTED_PROXIES": "10.0.0.0/8,nginx"}, "'nginx'"),
     ],
