@@ -25,7 +25,11 @@ import processing
 from gallery import limits
 from gallery.models import Artwork, Media, Photo, Report
 from gallery.pipeline import dedup
-from gallery.pipeline.queue import enqueue_waiting
+from gallery.pipeline.queue import (
+    conversion_pending,
+    enqueue_conversion,
+    enqueue_waiting,
+)
 from gallery.storage import files
 from processing import formats, video
 
@@ -306,3 +310,30 @@ def artwork_rerender(artwork: Artwork) -> bool:
         transaction.on_commit(lambda: enqueue_waiting(row.owner_id))
     artwork.refresh_from_db()
     return True
+
+
+def artwork_request_copy(artwork: Artwork, fmt: formats.ImageFormat, client: str):
+    """Have a worker make the full-size ``fmt`` copy of a done artwork's
+    result (a ``?format=`` download; ``gallery.pipeline.jobs.convert_result``).
+
+    A conversion already on its way is not asked for again; a new one counts
+    against the client's budget (``STUDIO_CONVERT_RATE`` a minute). Raises
+    ``limits.UploadRefused``: 429 over the budget, 503 when the queue cannot
+    be reached.
+    """
+    if conversion_pending(artwork.pk, fmt.slug):
+        return
+    retry_after = limits.hit("convert", client, settings.STUDIO_CONVERT_RATE)
+    if retry_after is not None:
+        raise limits.UploadRefused(
+            gettext("Too many requests. Please wait %(seconds)d seconds.")
+            % {"seconds": retry_after},
+            status=429,
+            retry_after=retry_after,
+        )
+    if not enqueue_conversion(artwork.pk, fmt.slug):
+        raise limits.UploadRefused(
+            gettext("Downloads in other formats are unavailable right now."),
+            status=503,
+            retry_after=30,
+        )

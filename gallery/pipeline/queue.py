@@ -28,6 +28,8 @@ from django.conf import settings
 from django.db.models import Q
 from redis.exceptions import RedisError
 from rq import Callback, Queue, Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 
 from gallery.models import Artwork
 
@@ -170,3 +172,48 @@ def enqueue_waiting(owner_id: int) -> list[int]:
             break
         enqueued.append(artwork_id)
     return enqueued
+
+
+CONVERT_JOB = "gallery.pipeline.jobs.convert_result"
+_PENDING = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED}
+
+
+def _conversion_job_id(artwork_id: int, slug: str) -> str:
+    return f"convert-{artwork_id}-{slug}"
+
+
+def conversion_pending(artwork_id: int, slug: str) -> bool:
+    """Whether the ``slug`` copy of the artwork's result is on its way (its
+    job queued or running); False too when Redis cannot be reached."""
+    queue = get_queue()
+    try:
+        job = Job.fetch(
+            _conversion_job_id(artwork_id, slug), connection=queue.connection
+        )
+        return job.get_status() in _PENDING
+    except (NoSuchJobError, RedisError):
+        return False
+
+
+def enqueue_conversion(artwork_id: int, slug: str) -> bool:
+    """Put the conversion of the artwork's result to ``slug`` on the queue,
+    at its front: a person is waiting for the download and it takes about a
+    second. One job id per copy, so a conversion asked for twice at once
+    runs once and the second run finds the copy stored. False when Redis
+    cannot be reached."""
+    try:
+        get_queue().enqueue(
+            CONVERT_JOB,
+            artwork_id,
+            slug,
+            job_id=_conversion_job_id(artwork_id, slug),
+            description=f"convert the result of artwork {artwork_id} to {slug}",
+            at_front=True,
+            job_timeout=settings.STUDIO_JOB_TIMEOUT,
+            result_ttl=60,
+            failure_ttl=3600,
+        )
+    except RedisError as exc:
+        logger.warning("could not enqueue a conversion of %s: %s", artwork_id, exc)
+        return False
+    return True

@@ -13,14 +13,20 @@ import re
 from pathlib import PurePosixPath
 
 from django.conf import settings
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+)
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 import processing
-from gallery import limits, preview, sharing
+from gallery import limits, preview, services, sharing
 from gallery.models import FILE_KINDS, Artwork
 from gallery.storage import conversions
 from gallery.web.refusals import json_error, refused
@@ -186,8 +192,10 @@ def artwork_media(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     """Serve a stored file after the same access check as the artwork page.
 
     ``?format=jpeg|png|webp`` on a result gives it at full size in that
-    format (converted once, then stored); ``?download=1`` asks the browser
-    to save it. Every client has a per-minute budget of media requests
+    format (converted once by a worker, then stored: 503 with Retry-After
+    until then; with ``&prepare=1`` the answer is ``{"ready": false,
+    "retry_after": 2}`` until then and ``{"ready": true}`` instead of the
+    file after); ``?download=1`` asks the browser to save it. Every client has a per-minute budget of media requests
     (STUDIO_MEDIA_RATE) and of conversions (STUDIO_CONVERT_RATE).
     """
     if kind not in FILE_KINDS:
@@ -226,22 +234,9 @@ def artwork_media(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     if fmt is not None and fmt.slug != "jpeg":  # results are stored as JPEG
         name = conversions.stored_copy(field, fmt) or ""
         if not name:
-            retry_after = limits.hit(
-                "convert", request.client_ip, settings.STUDIO_CONVERT_RATE
-            )
-            if retry_after is not None:
-                return _too_many(request, retry_after)
-            try:
-                name = conversions.convert(field, fmt)
-            except conversions.ConversionBusy:
-                return json_error(
-                    _("This download is being prepared; try again in a moment."),
-                    "format",
-                    status=503,
-                    retry_after=2,
-                )
-            except FileNotFoundError:
-                raise Http404("The file is missing.") from None
+            return _copy_on_its_way(request, artwork, fmt)
+        if request.GET.get("prepare") == "1":
+            return JsonResponse({"ready": True})
     if settings.STUDIO_STORAGE == "s3":
         return _signed_media_redirect(
             artwork, kind, field, download=download, name=name
@@ -253,6 +248,32 @@ def artwork_media(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
         filename=_download_name(artwork, kind, suffix),
         download=download,
         request=request,
+    )
+
+
+def _copy_on_its_way(request: HttpRequest, artwork: Artwork, fmt) -> HttpResponse:
+    """The first download of a result in another format: a worker converts it
+    (``services.artwork_request_copy``) and the client is told to come back;
+    the artwork page's script asks (``&prepare=1``) until it is ready, then
+    downloads."""
+    try:
+        services.artwork_request_copy(artwork, fmt, request.client_ip)
+    except limits.UploadRefused as refusal:
+        return refused(
+            request,
+            refusal.message,
+            status=refusal.status,
+            field="format",
+            retry_after=refusal.retry_after,
+        )
+    if request.GET.get("prepare") == "1":  # the page's script asks: not an error
+        return JsonResponse({"ready": False, "retry_after": 2})
+    return refused(
+        request,
+        _("This download is being prepared; try again in a moment."),
+        status=503,
+        field="format",
+        retry_after=2,
     )
 
 

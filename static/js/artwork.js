@@ -83,3 +83,55 @@
   });
   closeButton.addEventListener("click", function () { show(false); });
 })();
+
+// "Download full size" in PNG or WebP: the first download of a result in a
+// format is converted by a worker, so the button asks the server whether the
+// copy is stored ("&prepare=1": {"ready": false, "retry_after": 2} until it
+// is), then downloads. Without script, the link answers 503 with Retry-After
+// until then.
+(function () {
+  "use strict";
+  document.querySelectorAll("a[data-format]").forEach(function (link) {
+    if (link.getAttribute("data-format") === "jpeg") { return; }
+    var label = link.textContent;
+    link.addEventListener("click", function (event) {
+      if (link.getAttribute("data-ready") === "1") { return; }
+      event.preventDefault();
+      if (link.getAttribute("aria-busy") === "true") { return; }
+      link.setAttribute("aria-busy", "true");
+      link.textContent = link.getAttribute("data-preparing") || label;
+      var deadline = Date.now() + 120000;
+      function done(ready) {
+        link.removeAttribute("aria-busy");
+        link.textContent = label;
+        if (ready) {
+          link.setAttribute("data-ready", "1");
+          link.click();
+        } else {
+          window.location.href = link.href;  // the server's own answer, as a page
+        }
+      }
+      function ask() {
+        fetch(link.href + "&prepare=1", { headers: { Accept: "application/json" }, credentials: "same-origin" })
+          .then(function (response) {
+            var wait = parseInt(response.headers.get("Retry-After") || "2", 10);
+            if (response.status === 429 || response.status === 503) { return { ready: false, retry_after: wait }; }
+            if (!response.ok) { throw new Error("HTTP " + response.status); }
+            return response.json();
+          })
+          .then(function (answer) {
+            var wait = Math.min(Math.max(answer.retry_after || 2, 1), 30);
+            if (answer.ready) {
+              done(true);
+            } else if (Date.now() + wait * 1000 < deadline) {
+              window.setTimeout(ask, wait * 1000);
+            } else {
+              done(false);
+            }
+          })
+          .catch(function () { done(false); });
+      }
+      ask();
+    });
+  });
+})();
