@@ -34,6 +34,8 @@ import ctypes
 import ctypes.util
 import hashlib
 import math
+import mmap
+import sys
 import threading
 from types import ModuleType
 
@@ -66,8 +68,10 @@ try:
         ctypes.util.find_library("c") or "libc.so.6"
     )
     _LIBC.malloc_trim.argtypes = [ctypes.c_size_t]
+    _LIBC.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 except (OSError, AttributeError):  # not glibc
     _LIBC = None
+_MADV_DONTNEED = 4  # Linux
 
 # Numba's threading layers may abort the process when two threads enter
 # parallel kernels at once: serialise them (each call already uses every core).
@@ -158,6 +162,36 @@ def _over_buffer(buf: np.ndarray) -> np.ndarray:
     its own (it keeps the buffer's memory alive while it lives)."""
     h, w = buf.shape[:2]
     return buf.reshape(-1).view(np.uint8)[: h * w * 3].reshape(h, w, 3)
+
+
+def _luma_over_buffer(buf: np.ndarray) -> tuple[np.ndarray, int]:
+    """An ``HxW`` uint16 view of ``buf``'s memory (``HxWx3`` uint16) just
+    after the :func:`_over_buffer` colours, from an even byte offset, for
+    :func:`processing.kernels.split_luma_over`; and that offset."""
+    h, w = buf.shape[:2]
+    offset = 3 * h * w + (h * w) % 2
+    flat = buf.reshape(-1).view(np.uint8)
+    return flat[offset : offset + 2 * h * w].view(np.uint16).reshape(h, w), offset
+
+
+def _drop_pages(buf: np.ndarray, start: int, stop: int) -> None:
+    """Give back to the system the memory pages wholly inside bytes
+    ``start`` to ``stop`` of the C-contiguous array ``buf``, whose contents
+    there are dead: a view of another part of ``buf`` (a result written
+    over a work buffer) keeps the whole buffer allocated, but no longer
+    resident. Reading those bytes afterwards gives zeros. Linux
+    (``madvise(MADV_DONTNEED)``) only; a no-op elsewhere.
+    """
+    if _LIBC is None or not sys.platform.startswith("linux"):
+        return
+    page = mmap.PAGESIZE
+    base = buf.ctypes.data
+    first = -(-(base + start) // page) * page
+    last = (base + stop) // page * page
+    if last > first:
+        _LIBC.madvise(
+            ctypes.c_void_p(first), ctypes.c_size_t(last - first), _MADV_DONTNEED
+        )
 
 
 def watercolor(image: np.ndarray, sigma_s: float, sigma_r: float) -> np.ndarray:
@@ -328,12 +362,16 @@ def _flow_field(luma: np.ndarray) -> tuple[np.ndarray, float]:
     tensor = double_angle_tensor(gx, gy)
     del gx, gy
     tensor = cv2.GaussianBlur(tensor, (0, 0), 2.0)
-    _, angle = cv2.cartToPolar(tensor[..., 0], tensor[..., 1])
-    del _, tensor
+    # planes of their own: cv2 would copy the strided channels anyway
+    tx, ty = cv2.split(tensor)
+    del tensor
+    _, angle = cv2.cartToPolar(tx, ty)
+    del _, tx, ty
     angle *= 0.5  # gradient -> tangent
     angle += np.float32(math.pi / 2)
-    tangent = cv2.merge(cv2.polarToCart(np.ones_like(angle), angle))
-    return tangent, 1.0 / f
+    x, y = cv2.polarToCart(np.ones_like(angle), angle)
+    del angle
+    return cv2.merge([x, y]), 1.0 / f
 
 
 def _gauss_taps(sigma: float, reach: float, max_taps: int) -> tuple[np.ndarray, float]:
@@ -505,9 +543,13 @@ def cartoon(
     with _KERNEL_LOCK:
         kernels = _kernels()
         buf = _nc_smooth(src, sigma_s, sigma_r, 2)
-        # the colours are written over the smoothing buffer: no new array
+        # the colours and the luma are written over the smoothing buffer:
+        # no new array; the buffer's last sixth is free from then on, and
+        # the luma's third once the colours are finished
         out = _over_buffer(buf)
-        luma = kernels.split_luma(buf, out)
+        luma, offset = _luma_over_buffer(buf)
+        kernels.split_luma_over(buf, out, luma, offset)
+        _drop_pages(buf, offset + 2 * h * w, buf.nbytes)
         lines = line_width > 0 and h > 1 and w > 1
         bands, tangent, inv_scale, along, step = _line_bands(luma, line_width, lines)
         for row0, row1, dog, dog_row0 in bands:
@@ -529,6 +571,8 @@ def cartoon(
                 dog_row0,
             )
             del dog
+        del bands, luma
+        _drop_pages(buf, offset, offset + 2 * h * w)
         return out
 
 
@@ -604,16 +648,23 @@ def ink_wash(
             small_out = np.empty(buf.shape, np.uint8)
             small_luma = kernels.split_luma(buf, small_out)
             del buf
-            out = cv2.resize(small_out, (w, h), interpolation=cv2.INTER_LINEAR)
+            release_heap()  # the freed smoothing buffer, before the 24 MB
             luma = cv2.resize(small_luma, (w, h), interpolation=cv2.INTER_LINEAR)
-            del small_out, small_luma
+            del small_luma
         else:
             buf = _nc_smooth(src, sigma_s, 0.25, 2)
             out = np.empty((h, w, 3), np.uint8)
             luma = kernels.split_luma(buf, out)
             del buf
+            small_out = None
         lines = line_width > 0 and h > 1 and w > 1
         bands, tangent, inv_scale, along, step = _line_bands(luma, line_width, lines)
+        if small_out is not None:
+            # enlarged once the flow field is made: its temporaries and
+            # the 36 MB of colours are never alive at once
+            release_heap()
+            out = cv2.resize(small_out, (w, h), interpolation=cv2.INTER_LINEAR)
+            del small_out
         mottle = rng.random((64, 64), np.float32)
         fibres = rng.random((128, 128), np.float32)
         for row0, row1, dog, dog_row0 in bands:
