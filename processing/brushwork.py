@@ -140,21 +140,30 @@ def _directions(ref: np.ndarray, radius: int, d: int) -> np.ndarray:
     gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3, scale=scale)
     del gray
     # A 12 MP photo's finest reference is 1.3 MP of float32, ~5 MB a plane,
-    # next to a 36 MB canvas: at most four planes are alive at once here.
+    # next to a 36 MB canvas: at most four planes are alive at once here,
+    # and the freed ones are given back before the next stage (glibc keeps
+    # blocks of this size in the heap, where the next, larger one does not
+    # fit).
+    release_heap()
     tensor = double_angle_tensor(gx, gy)
     del gx, gy
     tensor = cv2.GaussianBlur(tensor, (0, 0), 1.5, borderType=cv2.BORDER_REFLECT)
+    release_heap()
     tensor[..., 0] -= _HAND_WEIGHT * math.cos(2 * _HAND_ANGLE)
     tensor[..., 1] -= _HAND_WEIGHT * math.sin(2 * _HAND_ANGLE)
-    # planes of their own: cv2 would copy the strided channels anyway
-    tx, ty = cv2.split(tensor)
+    # planes of their own: cv2 would copy the strided channels anyway (and
+    # cv2.split makes its planes twice over, a transient 2 planes more)
+    tx = np.ascontiguousarray(tensor[..., 0])
+    ty = np.ascontiguousarray(tensor[..., 1])
     del tensor
+    release_heap()
     strength, angle = cv2.cartToPolar(tx, ty)
     del tx, ty
     angle *= 0.5
     np.sqrt(strength, out=strength)
     x, y = cv2.polarToCart(strength, angle)
     del strength, angle
+    release_heap()
     return cv2.merge([x, y])
 
 

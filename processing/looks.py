@@ -362,8 +362,10 @@ def _flow_field(luma: np.ndarray) -> tuple[np.ndarray, float]:
     tensor = double_angle_tensor(gx, gy)
     del gx, gy
     tensor = cv2.GaussianBlur(tensor, (0, 0), 2.0)
-    # planes of their own: cv2 would copy the strided channels anyway
-    tx, ty = cv2.split(tensor)
+    # planes of their own: cv2 would copy the strided channels anyway (and
+    # cv2.split makes its planes twice over, a transient 2 planes more)
+    tx = np.ascontiguousarray(tensor[..., 0])
+    ty = np.ascontiguousarray(tensor[..., 1])
     del tensor
     _, angle = cv2.cartToPolar(tx, ty)
     del _, tx, ty
