@@ -315,6 +315,7 @@ def oil(image: np.ndarray, size: int, dyn_ratio: int) -> np.ndarray:
     table = np.rint(np.arange(256) * (1.0 / dyn_ratio)).astype(np.uint8)
     levels = cv2.LUT(gray, table)
     del gray
+    release_heap()  # the 12 MB of grey, before the result
     nbins = int(levels.max()) + 1
     with _KERNEL_LOCK:
         return _kernels().oil_rows(src, levels, int(size), nbins)
