@@ -1245,54 +1245,38 @@ def split_luma(buf: np.ndarray, color: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(parallel=True, **_JIT)
-def split_luma_over(
-    buf: np.ndarray, color: np.ndarray, luma: np.ndarray, offset: int
+def split_luma_band(
+    buf: np.ndarray,
+    color: np.ndarray,
+    ring: np.ndarray,
+    scratch: np.ndarray,
+    row0: int,
+    row1: int,
 ) -> None:
-    """:func:`split_luma` with the luma, too, written over ``buf``.
-
-    ``color`` (``HxWx3`` uint8) is the first half of ``buf``'s memory, as
-    for :func:`split_luma`; ``luma`` (``HxW`` uint16) is the ``2 * H * W``
-    bytes of ``buf`` from byte ``offset`` (at least ``3 * H * W``) on. A
-    luma row can land only once the rows of ``buf`` under its bytes are
-    read: row ``r`` waits until the bands have read ``(offset + 2 * (r + 1)
-    * W) / (6 * W)`` rows, so rows are held meanwhile in a ring of ``H / 2``
-    rows plus a band and 2 (at most that many wait at once, for an
-    ``offset`` up to ``3 * H * W + 1``): 13 MB at 12 MP instead of a 24 MB
-    luma array next to the 72 MB buffer. The values are those of
-    :func:`split_luma`.
+    """Rows ``row0`` to ``row1`` of :func:`split_luma`, the same values:
+    colours into ``color`` through ``scratch`` (at least ``row1 - row0``
+    rows; ``color`` may be the first half of ``buf``'s memory, as for
+    :func:`split_luma`), luma row ``i`` into row ``i % len(ring)`` of
+    ``ring`` (``processing.looks._split_over_buffer`` moves it to its place
+    once that place is free).
     """
-    h, w = buf.shape[0], buf.shape[1]
+    w = buf.shape[1]
     k = np.float32(1.0 / 257.0)
-    band = _SPLIT_BAND
-    scratch = np.empty((min(h, band), w, 3), np.uint8)
-    ring = np.empty((min(h, h // 2 + band + 2), w), np.uint16)
     size = ring.shape[0]
-    done = 0  # luma rows [0, done) are in place
-    for a in range(0, h, band):
-        bnd = min(h, a + band)
-        for i in numba.prange(a, bnd):
-            o = i - a
-            slot = i % size
-            for j in range(w):
-                b = np.float32(buf[i, j, 0])
-                g = np.float32(buf[i, j, 1])
-                r = np.float32(buf[i, j, 2])
-                y = (
-                    np.float32(0.114) * b
-                    + np.float32(0.587) * g
-                    + np.float32(0.299) * r
-                )
-                ring[slot, j] = np.uint16(y + np.float32(0.5))
-                scratch[o, j, 0] = np.uint8(b * k + np.float32(0.5))
-                scratch[o, j, 1] = np.uint8(g * k + np.float32(0.5))
-                scratch[o, j, 2] = np.uint8(r * k + np.float32(0.5))
-        for i in numba.prange(a, bnd):
-            color[i] = scratch[i - a]
-        # rows [0, bnd) of buf are read: bytes [0, 6 * bnd * w) are free
-        ready = bnd if bnd == h else min(bnd, (6 * bnd * w - offset) // (2 * w))
-        for r in numba.prange(done, ready):
-            luma[r] = ring[r % size]
-        done = max(done, ready)
+    for i in numba.prange(row0, row1):
+        o = i - row0
+        slot = i % size
+        for j in range(w):
+            b = np.float32(buf[i, j, 0])
+            g = np.float32(buf[i, j, 1])
+            r = np.float32(buf[i, j, 2])
+            y = np.float32(0.114) * b + np.float32(0.587) * g + np.float32(0.299) * r
+            ring[slot, j] = np.uint16(y + np.float32(0.5))
+            scratch[o, j, 0] = np.uint8(b * k + np.float32(0.5))
+            scratch[o, j, 1] = np.uint8(g * k + np.float32(0.5))
+            scratch[o, j, 2] = np.uint8(r * k + np.float32(0.5))
+    for i in numba.prange(row0, row1):
+        color[i] = scratch[i - row0]
 
 
 @numba.njit(inline="always")

@@ -164,14 +164,61 @@ def _over_buffer(buf: np.ndarray) -> np.ndarray:
     return buf.reshape(-1).view(np.uint8)[: h * w * 3].reshape(h, w, 3)
 
 
-def _luma_over_buffer(buf: np.ndarray) -> tuple[np.ndarray, int]:
-    """An ``HxW`` uint16 view of ``buf``'s memory (``HxWx3`` uint16) just
-    after the :func:`_over_buffer` colours, from an even byte offset, for
-    :func:`processing.kernels.split_luma_over`; and that offset."""
+#: Rows per band of :func:`_split_over_buffer`.
+_SPLIT_BAND = 128
+
+
+def _split_over_buffer(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """:func:`processing.kernels.split_luma` written over the smoothing
+    buffer ``buf`` (``HxWx3`` uint16) itself: the same colours and luma,
+    no new full-size array.
+
+    The colours go to the first half of the buffer (:func:`_over_buffer`),
+    the uint16 luma to the ``2 * H * W`` bytes after them (from an even
+    byte ``offset``). Bands of rows are split top to bottom
+    (:func:`processing.kernels.split_luma_band`); a luma row can land only
+    once the rows of ``buf`` under its bytes are read, so rows wait in a
+    ring of ``H / 2`` rows plus a band and 2 (at most that many wait at
+    once). As the bands go, the pages of the buffer that are read and not
+    yet written again, and those of the ring rows that have landed, are
+    given back (:func:`_drop_pages`): what is resident never exceeds the
+    buffer's own 6 bytes a pixel by more than a band, instead of 2 bytes a
+    pixel more for a separate luma array (24 MB at 12 MP). The buffer's
+    last sixth is dead afterwards, its pages given back too.
+
+    Returns:
+        ``(color, luma, offset)``: views of ``buf``'s memory.
+    """
+    kernels = _kernels()
     h, w = buf.shape[:2]
-    offset = 3 * h * w + (h * w) % 2
+    n = h * w
+    offset = 3 * n + n % 2
     flat = buf.reshape(-1).view(np.uint8)
-    return flat[offset : offset + 2 * h * w].view(np.uint16).reshape(h, w), offset
+    color = flat[: 3 * n].reshape(h, w, 3)
+    luma = flat[offset : offset + 2 * n].view(np.uint16).reshape(h, w)
+    band = _SPLIT_BAND
+    ring = np.empty((min(h, h // 2 + band + 2), w), np.uint16)
+    scratch = np.empty((min(h, band), w, 3), np.uint8)
+    size = len(ring)
+    done = 0  # luma rows [0, done) are in place
+    for a in range(0, h, band):
+        b = min(h, a + band)
+        kernels.split_luma_band(buf, color, ring, scratch, a, b)
+        # rows [0, b) of buf are read: bytes [0, 6 * b * w) are free
+        ready = b if b == h else min(b, (6 * b * w - offset) // (2 * w))
+        while done < ready:
+            slot = done % size
+            rows = min(ready - done, size - slot)
+            luma[done : done + rows] = ring[slot : slot + rows]
+            _drop_pages(ring, 2 * slot * w, 2 * (slot + rows) * w)
+            done += rows
+        # read and not written again yet: after the colours, up to the
+        # luma that has landed, and after it
+        low = max(6 * a * w, 3 * b * w)
+        _drop_pages(buf, low, min(6 * b * w, offset))
+        _drop_pages(buf, max(low, offset + 2 * done * w), 6 * b * w)
+    _drop_pages(buf, offset + 2 * n, buf.nbytes)
+    return color, luma, offset
 
 
 def _drop_pages(buf: np.ndarray, start: int, stop: int) -> None:
@@ -368,12 +415,14 @@ def _flow_field(luma: np.ndarray) -> tuple[np.ndarray, float]:
     tx = np.ascontiguousarray(tensor[..., 0])
     ty = np.ascontiguousarray(tensor[..., 1])
     del tensor
+    release_heap()  # freed planes stay in glibc's heap otherwise
     _, angle = cv2.cartToPolar(tx, ty)
     del _, tx, ty
     angle *= 0.5  # gradient -> tangent
     angle += np.float32(math.pi / 2)
     x, y = cv2.polarToCart(np.ones_like(angle), angle)
     del angle
+    release_heap()
     return cv2.merge([x, y]), 1.0 / f
 
 
@@ -549,10 +598,7 @@ def cartoon(
         # the colours and the luma are written over the smoothing buffer:
         # no new array; the buffer's last sixth is free from then on, and
         # the luma's third once the colours are finished
-        out = _over_buffer(buf)
-        luma, offset = _luma_over_buffer(buf)
-        kernels.split_luma_over(buf, out, luma, offset)
-        _drop_pages(buf, offset + 2 * h * w, buf.nbytes)
+        out, luma, offset = _split_over_buffer(buf)
         lines = line_width > 0 and h > 1 and w > 1
         bands, tangent, inv_scale, along, step = _line_bands(luma, line_width, lines)
         for row0, row1, dog, dog_row0 in bands:
