@@ -4,16 +4,19 @@ Each style runs in a fresh process of its own, so that no peak and no freed
 heap carries over from one style to the next. In that process, as a render
 job does (``gallery.pipeline.jobs._render``): import :mod:`processing`, warm
 the style's kernels on a tiny image, decode a deterministic photo-like 12 MP
-JPEG (``photo_jpeg`` of ``bench_e2e``) with the settings' pixel limits, give
-the freed heap back (``malloc_trim(0)``, as ``memory.release_heap``), reset
-the kernel's peak-RSS counter (``/proc/self/clear_refs``) and read VmRSS
-(before); then render, drop the input, encode the JPEG result and make the
-thumbnail, and read VmHWM (peak). Printed per style: before, peak and delta
-(peak - before) in MB, the render's own seconds (best of ``--runs``, each
-later run after the measured one) and the sha256 of the rendered array, to
-check that a memory change keeps the pixels.
+JPEG (``photo_jpeg`` of ``bench_e2e``; with ``--photo detailed``, one with
+detail everywhere, where the stroke styles plan the most) with the
+settings' pixel limits, give the freed heap back (``malloc_trim(0)``, as
+``memory.release_heap``), reset the kernel's peak-RSS counter
+(``/proc/self/clear_refs``) and read VmRSS (before); then render, encode
+the JPEG result and make the thumbnail, and read VmHWM (peak). The input
+is still held during the encode (the job drops it first), so an encoder's
+transient counts on top of it here. Printed per style: before, peak and
+delta (peak - before) in MB, the render's own seconds (best of
+``--runs``, each later run after the measured one) and the sha256 of the
+rendered array, to check that a memory change keeps the pixels.
 
-    .venv/bin/python benchmarks/style_memory.py [--runs 2] [style ...]
+    .venv/bin/python benchmarks/style_memory.py [--runs 2] [--photo detailed] [style ...]
 """
 
 from __future__ import annotations
@@ -45,6 +48,24 @@ MAX_PIXELS = 50_000_000  # STUDIO_MAX_PIXELS's default
 WORK_PIXELS = 12_000_000  # STUDIO_WORK_PIXELS's default
 RESULT_QUALITY = 92  # STUDIO_RESULT_QUALITY's default
 THUMBNAIL_SIZE = 480  # STUDIO_THUMBNAIL_SIZE's default
+
+
+def detailed_jpeg(megapixels: float) -> bytes:
+    """A 4:3 JPEG with detail everywhere: random colours in 16-px blocks
+    plus a little noise (as tests/processing/test_memory.py's photo). The
+    stroke styles plan a stroke or dot per grid cell where the photo has
+    detail, so their plans are largest on such a photo."""
+    import cv2
+    import numpy as np
+
+    width = int((megapixels * 1e6 * 4 / 3) ** 0.5)
+    height = int(width * 3 / 4)
+    rng = np.random.default_rng(3)
+    small = rng.integers(0, 256, (-(-height // 16), -(-width // 16), 3), np.uint8)
+    image = np.repeat(np.repeat(small, 16, axis=0), 16, axis=1)[:height, :width]
+    image += rng.integers(0, 8, image.shape, np.uint8)
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return data.tobytes()
 
 
 def status_mb(field: str) -> float:
@@ -106,6 +127,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("styles", nargs="*", default=list(DEFAULT_STYLES))
     parser.add_argument("--runs", type=int, default=1, help="timed renders per style")
+    parser.add_argument(
+        "--photo",
+        choices=("landscape", "detailed"),
+        default="landscape",
+        help="bench_e2e's smooth landscape, or detail everywhere (detailed_jpeg)",
+    )
     parser.add_argument("--json", help="also write the rows to this file")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -120,8 +147,12 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         photo = Path(tmp, "photo.jpg")
-        photo.write_bytes(photo_jpeg(12))
-        print(f"load average {os.getloadavg()[0]:.2f}; 12 MP photo, one process each")
+        make = photo_jpeg if args.photo == "landscape" else detailed_jpeg
+        photo.write_bytes(make(12))
+        print(
+            f"load average {os.getloadavg()[0]:.2f}; 12 MP {args.photo} photo, "
+            "one process each"
+        )
         print(
             f"{'style':<14}{'before MB':>10}{'peak MB':>9}{'delta MB':>9}"
             f"{'render s':>9}  sha256 of the rendered array"
