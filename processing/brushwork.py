@@ -499,11 +499,22 @@ def plan_dots(
         all_dots.append(dots[chosen])
         all_cols.append(cols[chosen])
         all_ids.append(chosen + cy0 * ncx)
-    dots = np.concatenate(all_dots)
-    cols = np.concatenate(all_cols)
+    # A detailed 12 MP photo has ~0.7 M dots, 32 bytes each with their keys:
+    # the reference goes first, and every array is replaced by its sorted
+    # copy one at a time, so that no more than one extra copy is alive.
+    del ref, busy
+    release_heap()
     keys = _hash_keys(seed, 0, np.concatenate(all_ids))
+    del all_ids
     order = np.argsort(keys, kind="stable")
-    return dots[order], cols[order], keys[order]
+    keys = keys[order]
+    dots = np.concatenate(all_dots)
+    del all_dots
+    dots = dots[order]
+    cols = np.concatenate(all_cols)
+    del all_cols
+    cols = cols[order]
+    return dots, cols, keys
 
 
 def pointillism(
@@ -547,19 +558,13 @@ def pointillism(
     with _KERNEL_LOCK:
         kernels = _kernels()
         dots, cols, keys = plan_dots(src, dot_size, detail, density, color_jitter)
+        # the painter's contiguous positions and radii replace the dots
+        pts = np.ascontiguousarray(dots[:, :2])
+        radii = np.ascontiguousarray(dots[:, 2])
+        del dots
+        starts = np.arange(len(radii) + 1, dtype=np.int64)
         release_heap()  # the plan's freed temporaries, before the canvas
         canvas = _dot_ground(src)
-        starts = np.arange(len(dots) + 1, dtype=np.int64)
         band = max(16, -(-h // (8 * kernels.numba.get_num_threads())))
-        kernels.paint_strokes(
-            canvas,
-            np.ascontiguousarray(dots[:, :2]),
-            starts,
-            cols,
-            np.ascontiguousarray(dots[:, 2]),
-            keys,
-            0.1,
-            0.0,
-            band,
-        )
+        kernels.paint_strokes(canvas, pts, starts, cols, radii, keys, 0.1, 0.0, band)
     return canvas

@@ -265,6 +265,9 @@ def watercolor(image: np.ndarray, sigma_s: float, sigma_r: float) -> np.ndarray:
         buf = _nc_smooth(src, sigma_s, sigma_r, 3)
         out = _over_buffer(buf)
         _kernels().stylize_edges(buf, out)
+        # the result holds the whole buffer: its dead half need not stay
+        # resident while the result is encoded
+        _drop_pages(buf, out.nbytes, buf.nbytes)
         return out
 
 
