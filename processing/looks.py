@@ -23,9 +23,13 @@ corrupts the blue channel above ~5.6 MP. The same maths is rebuilt here:
 
 Memory (issue 14): the only full-size intermediates are the
 6-byte-per-pixel smoothing buffer, which the watercolour's result and the
-cartoon's colours are written over, and the 2-byte luma of the cartoon and
-ink wash; their outlines' DoG is made in bands of rows; the pencil keeps
-its 2-byte counts in its own output until each pixel is drawn.
+cartoon's colours and luma are written over (the pages read and not yet
+rewritten given back as the split goes, the dead rest afterwards:
+:func:`_split_over_buffer`, :func:`_drop_pages`), and the ink wash's 2-byte
+luma; the outlines' DoG is made in bands of rows; the pencil keeps its
+2-byte counts in its own output until each pixel is drawn. Freed
+temporaries of a few MB are given back (:func:`release_heap`) before the
+next large allocation, which glibc would otherwise place beside them.
 """
 
 from __future__ import annotations
