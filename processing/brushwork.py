@@ -28,7 +28,13 @@ import math
 import cv2
 import numpy as np
 
-from processing.looks import _KERNEL_LOCK, _kernels, double_angle_tensor, recipe_seed
+from processing.looks import (
+    _KERNEL_LOCK,
+    _kernels,
+    double_angle_tensor,
+    recipe_seed,
+    release_heap,
+)
 
 __all__ = ["brush_radii", "impressionist", "plan_dots", "pointillism"]
 
@@ -100,6 +106,67 @@ def _half_size(image: np.ndarray) -> np.ndarray | None:
     return cv2.resize(image, (-(-w // 2), -(-h // 2)), interpolation=cv2.INTER_AREA)
 
 
+def _shrunk(
+    image: np.ndarray, radius: int, half: np.ndarray | None = None
+) -> tuple[np.ndarray, int]:
+    """``image`` made ``d`` times smaller for a layer of brush ``radius``
+    (``d = radius // 2``, at least 2; 1 for a tiny image), ``INTER_AREA``,
+    from ``half`` (:func:`_half_size` of ``image``) when given.
+
+    Returns:
+        ``(small, d)``: uint8 ``h x w x 3`` and the downscale factor.
+    """
+    h, w = image.shape[:2]
+    d = max(2, radius // 2) if min(h, w) > 8 else 1
+    hs, ws = max(1, -(-h // d)), max(1, -(-w // d))
+    source = half if half is not None and d > 1 else image
+    return cv2.resize(source, (ws, hs), interpolation=cv2.INTER_AREA), d
+
+
+def _blurred(small: np.ndarray, radius: int, d: int) -> np.ndarray:
+    """The reference of :func:`_reference` from :func:`_shrunk`'s copy:
+    float32, blurred with the sigma left for a brush of ``radius``."""
+    ref = small.astype(np.float32)
+    sigma = math.sqrt(max(0.25, (0.5 * radius / d) ** 2 - 0.25))
+    return cv2.GaussianBlur(ref, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+
+
+def _directions(ref: np.ndarray, radius: int, d: int) -> np.ndarray:
+    """The gradient field of :func:`_reference` from its reference ``ref``."""
+    gray = cv2.cvtColor(ref, cv2.COLOR_BGR2GRAY)
+    # grey levels per brush radius: the same field at any image size
+    scale = radius / (8.0 * d)
+    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3, scale=scale)
+    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3, scale=scale)
+    del gray
+    # A 12 MP photo's finest reference is 1.3 MP of float32, ~5 MB a plane,
+    # next to a 36 MB canvas: at most four planes are alive at once here,
+    # and the freed ones are given back before the next stage (glibc keeps
+    # blocks of this size in the heap, where the next, larger one does not
+    # fit).
+    release_heap()
+    tensor = double_angle_tensor(gx, gy)
+    del gx, gy
+    tensor = cv2.GaussianBlur(tensor, (0, 0), 1.5, borderType=cv2.BORDER_REFLECT)
+    release_heap()
+    tensor[..., 0] -= _HAND_WEIGHT * math.cos(2 * _HAND_ANGLE)
+    tensor[..., 1] -= _HAND_WEIGHT * math.sin(2 * _HAND_ANGLE)
+    # planes of their own: cv2 would copy the strided channels anyway (and
+    # cv2.split makes its planes twice over, a transient 2 planes more)
+    tx = np.ascontiguousarray(tensor[..., 0])
+    ty = np.ascontiguousarray(tensor[..., 1])
+    del tensor
+    release_heap()
+    strength, angle = cv2.cartToPolar(tx, ty)
+    del tx, ty
+    angle *= 0.5
+    np.sqrt(strength, out=strength)
+    x, y = cv2.polarToCart(strength, angle)
+    del strength, angle
+    release_heap()
+    return cv2.merge([x, y])
+
+
 def _reference(
     image: np.ndarray, radius: int, half: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, int]:
@@ -108,9 +175,11 @@ def _reference(
     Hertzmann blurs the photo with a Gaussian of ``sigma = f_sigma * R``
     (``f_sigma = 0.5``); that image has no detail finer than ~R, so it is
     made at ``1 / d`` of the size (``d = R // 2``, at least 2): ``INTER_AREA`` resize,
-    then ``GaussianBlur`` with the remaining sigma. The gradient field the
+    then ``GaussianBlur`` with the remaining sigma (:func:`_shrunk`,
+    :func:`_blurred`). The gradient field the
     strokes follow is the smoothed structure tensor of the luma
-    (``COLOR_BGR2GRAY``, ``Sobel``, ``GaussianBlur``): opposite gradients on
+    (``COLOR_BGR2GRAY``, ``Sobel``, ``GaussianBlur``; :func:`_directions`):
+    opposite gradients on
     both sides of a thin line reinforce instead of cancelling, and in flat
     areas a weak constant term (a painter's hatching direction,
     :data:`_HAND_ANGLE`) wins over noise, so strokes there run parallel
@@ -124,34 +193,10 @@ def _reference(
         gradient-like vectors (direction of the dominant gradient, length
         its strength), the downscale factor.
     """
-    h, w = image.shape[:2]
-    d = max(2, radius // 2) if min(h, w) > 8 else 1
-    hs, ws = max(1, -(-h // d)), max(1, -(-w // d))
-    source = half if half is not None and d > 1 else image
-    small = cv2.resize(source, (ws, hs), interpolation=cv2.INTER_AREA)
-    ref = small.astype(np.float32)
+    small, d = _shrunk(image, radius, half)
+    ref = _blurred(small, radius, d)
     del small
-    sigma = math.sqrt(max(0.25, (0.5 * radius / d) ** 2 - 0.25))
-    ref = cv2.GaussianBlur(ref, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
-    gray = cv2.cvtColor(ref, cv2.COLOR_BGR2GRAY)
-    # grey levels per brush radius: the same field at any image size
-    scale = radius / (8.0 * d)
-    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3, scale=scale)
-    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3, scale=scale)
-    del gray
-    # A 12 MP pointillism's finest reference is 1.3 MP of float32, ~5 MB a
-    # plane: the tensor is built with few temporaries alive at once.
-    tensor = double_angle_tensor(gx, gy)
-    del gx, gy
-    tensor = cv2.GaussianBlur(tensor, (0, 0), 1.5, borderType=cv2.BORDER_REFLECT)
-    tensor[..., 0] -= _HAND_WEIGHT * math.cos(2 * _HAND_ANGLE)
-    tensor[..., 1] -= _HAND_WEIGHT * math.sin(2 * _HAND_ANGLE)
-    strength, angle = cv2.cartToPolar(tensor[..., 0], tensor[..., 1])
-    del tensor
-    angle *= 0.5
-    np.sqrt(strength, out=strength)
-    grad = cv2.merge(cv2.polarToCart(strength, angle))
-    return ref, grad, d
+    return ref, _directions(ref, radius, d), d
 
 
 def _layer_strokes(
@@ -316,12 +361,23 @@ def impressionist(
     threshold = 15.0 + 45.0 * (1.0 - detail) + 25.0 * color_jitter
     clip = 40.0 + 80.0 * (1.0 - detail)
     max_pts = 2 * int(stroke_length) + 1
+    # Every layer's shrunk copy at once (a few MB), so that the half-size
+    # copy they come from is gone before the canvas and the references.
     half = _half_size(src)
+    shrunk = [_shrunk(src, radius, half) for radius in radii]
+    del half
     with _KERNEL_LOCK:
         kernels = _kernels()
         canvas = None
         for layer, radius in enumerate(radii):
-            ref, grad, d = _reference(src, radius, half)
+            small, d = shrunk[layer]
+            shrunk[layer] = None
+            release_heap()  # the last layer's freed temporaries
+            ref = _blurred(small, radius, d)
+            del small
+            release_heap()  # the unblurred copy
+            grad = _directions(ref, radius, d)
+            release_heap()  # the tensor's planes
             if canvas is None and ground is not None:
                 canvas = np.empty((h, w, 3), np.uint8)
                 canvas[:] = ground
@@ -408,7 +464,10 @@ def plan_dots(
         float(color_jitter),
     )  # fmt: skip
     radius = float(dot_size)
-    ref, _, d = _reference(src, max(1, int(dot_size)), _half_size(src))
+    # the reference only: its gradient field is not used here
+    small, d = _shrunk(src, max(1, int(dot_size)), _half_size(src))
+    ref = _blurred(small, max(1, int(dot_size)), d)
+    del small
     gray = cv2.cvtColor(ref, cv2.COLOR_BGR2GRAY)
     scale = radius / (8.0 * d)
     gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3, scale=scale)
@@ -440,11 +499,22 @@ def plan_dots(
         all_dots.append(dots[chosen])
         all_cols.append(cols[chosen])
         all_ids.append(chosen + cy0 * ncx)
-    dots = np.concatenate(all_dots)
-    cols = np.concatenate(all_cols)
+    # A detailed 12 MP photo has ~0.7 M dots, 32 bytes each with their keys:
+    # the reference goes first, and every array is replaced by its sorted
+    # copy one at a time, so that no more than one extra copy is alive.
+    del ref, busy
+    release_heap()
     keys = _hash_keys(seed, 0, np.concatenate(all_ids))
+    del all_ids
     order = np.argsort(keys, kind="stable")
-    return dots[order], cols[order], keys[order]
+    keys = keys[order]
+    dots = np.concatenate(all_dots)
+    del all_dots
+    dots = dots[order]
+    cols = np.concatenate(all_cols)
+    del all_cols
+    cols = cols[order]
+    return dots, cols, keys
 
 
 def pointillism(
@@ -488,18 +558,13 @@ def pointillism(
     with _KERNEL_LOCK:
         kernels = _kernels()
         dots, cols, keys = plan_dots(src, dot_size, detail, density, color_jitter)
+        # the painter's contiguous positions and radii replace the dots
+        pts = np.ascontiguousarray(dots[:, :2])
+        radii = np.ascontiguousarray(dots[:, 2])
+        del dots
+        starts = np.arange(len(radii) + 1, dtype=np.int64)
+        release_heap()  # the plan's freed temporaries, before the canvas
         canvas = _dot_ground(src)
-        starts = np.arange(len(dots) + 1, dtype=np.int64)
         band = max(16, -(-h // (8 * kernels.numba.get_num_threads())))
-        kernels.paint_strokes(
-            canvas,
-            np.ascontiguousarray(dots[:, :2]),
-            starts,
-            cols,
-            np.ascontiguousarray(dots[:, 2]),
-            keys,
-            0.1,
-            0.0,
-            band,
-        )
+        kernels.paint_strokes(canvas, pts, starts, cols, radii, keys, 0.1, 0.0, band)
     return canvas

@@ -1244,6 +1244,41 @@ def split_luma(buf: np.ndarray, color: np.ndarray) -> np.ndarray:
     return luma
 
 
+@numba.njit(parallel=True, **_JIT)
+def split_luma_band(
+    buf: np.ndarray,
+    color: np.ndarray,
+    ring: np.ndarray,
+    scratch: np.ndarray,
+    row0: int,
+    row1: int,
+) -> None:
+    """Rows ``row0`` to ``row1`` of :func:`split_luma`, the same values:
+    colours into ``color`` through ``scratch`` (at least ``row1 - row0``
+    rows; ``color`` may be the first half of ``buf``'s memory, as for
+    :func:`split_luma`), luma row ``i`` into row ``i % len(ring)`` of
+    ``ring`` (``processing.looks._split_over_buffer`` moves it to its place
+    once that place is free).
+    """
+    w = buf.shape[1]
+    k = np.float32(1.0 / 257.0)
+    size = ring.shape[0]
+    for i in numba.prange(row0, row1):
+        o = i - row0
+        slot = i % size
+        for j in range(w):
+            b = np.float32(buf[i, j, 0])
+            g = np.float32(buf[i, j, 1])
+            r = np.float32(buf[i, j, 2])
+            y = np.float32(0.114) * b + np.float32(0.587) * g + np.float32(0.299) * r
+            ring[slot, j] = np.uint16(y + np.float32(0.5))
+            scratch[o, j, 0] = np.uint8(b * k + np.float32(0.5))
+            scratch[o, j, 1] = np.uint8(g * k + np.float32(0.5))
+            scratch[o, j, 2] = np.uint8(r * k + np.float32(0.5))
+    for i in numba.prange(row0, row1):
+        color[i] = scratch[i - row0]
+
+
 @numba.njit(inline="always")
 def _luma_at(luma, i, j):
     """Grey level (0..255, float32) of the uint16 fixed-point luma."""

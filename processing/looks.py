@@ -23,15 +23,23 @@ corrupts the blue channel above ~5.6 MP. The same maths is rebuilt here:
 
 Memory (issue 14): the only full-size intermediates are the
 6-byte-per-pixel smoothing buffer, which the watercolour's result and the
-cartoon's colours are written over, and the 2-byte luma of the cartoon and
-ink wash; their outlines' DoG is made in bands of rows; the pencil keeps
-its 2-byte counts in its own output until each pixel is drawn.
+cartoon's colours and luma are written over (the pages read and not yet
+rewritten given back as the split goes, the dead rest afterwards:
+:func:`_split_over_buffer`, :func:`_drop_pages`), and the ink wash's 2-byte
+luma; the outlines' DoG is made in bands of rows; the pencil keeps its
+2-byte counts in its own output until each pixel is drawn. Freed
+temporaries of a few MB are given back (:func:`release_heap`) before the
+next large allocation, which glibc would otherwise place beside them.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import math
+import mmap
+import sys
 import threading
 from types import ModuleType
 
@@ -41,6 +49,7 @@ import numpy as np
 __all__ = [
     "blend_with_photo",
     "recipe_seed",
+    "release_heap",
     "cartoon",
     "color_pencil",
     "ink_wash",
@@ -58,6 +67,16 @@ _SIGMA_R_MIN = 1e-3  # sigma_r = 0 would divide by zero in the domain transform
 _SIGMA_S_MIN = 1e-2  # below this the smoothing is the identity
 
 
+try:
+    _LIBC: ctypes.CDLL | None = ctypes.CDLL(
+        ctypes.util.find_library("c") or "libc.so.6"
+    )
+    _LIBC.malloc_trim.argtypes = [ctypes.c_size_t]
+    _LIBC.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+except (OSError, AttributeError):  # not glibc
+    _LIBC = None
+_MADV_DONTNEED = 4  # Linux
+
 # Numba's threading layers may abort the process when two threads enter
 # parallel kernels at once: serialise them (each call already uses every core).
 _KERNEL_LOCK = threading.Lock()
@@ -72,6 +91,20 @@ def _kernels() -> ModuleType:
     from processing import kernels
 
     return kernels
+
+
+def release_heap() -> None:
+    """Give the C heap's free pages back to the system (glibc's
+    ``malloc_trim(0)``; a no-op elsewhere).
+
+    glibc raises its mmap threshold to the size of the largest block freed
+    (up to 32 MB), so a style's freed temporaries of a few MB each stay
+    resident in the heap: a style calls this before its next full-size
+    allocation, which would otherwise come on top of them. Costs a few
+    milliseconds at most.
+    """
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
 
 
 def recipe_seed(*parts: object) -> np.uint64:
@@ -135,6 +168,83 @@ def _over_buffer(buf: np.ndarray) -> np.ndarray:
     return buf.reshape(-1).view(np.uint8)[: h * w * 3].reshape(h, w, 3)
 
 
+#: Rows per band of :func:`_split_over_buffer`.
+_SPLIT_BAND = 128
+
+
+def _split_over_buffer(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """:func:`processing.kernels.split_luma` written over the smoothing
+    buffer ``buf`` (``HxWx3`` uint16) itself: the same colours and luma,
+    no new full-size array.
+
+    The colours go to the first half of the buffer (:func:`_over_buffer`),
+    the uint16 luma to the ``2 * H * W`` bytes after them (from an even
+    byte ``offset``). Bands of rows are split top to bottom
+    (:func:`processing.kernels.split_luma_band`); a luma row can land only
+    once the rows of ``buf`` under its bytes are read, so rows wait in a
+    ring of ``H / 2`` rows plus a band and 2 (at most that many wait at
+    once). As the bands go, the pages of the buffer that are read and not
+    yet written again, and those of the ring rows that have landed, are
+    given back (:func:`_drop_pages`): what is resident never exceeds the
+    buffer's own 6 bytes a pixel by more than a band, instead of 2 bytes a
+    pixel more for a separate luma array (24 MB at 12 MP). The buffer's
+    last sixth is dead afterwards, its pages given back too.
+
+    Returns:
+        ``(color, luma, offset)``: views of ``buf``'s memory.
+    """
+    kernels = _kernels()
+    h, w = buf.shape[:2]
+    n = h * w
+    offset = 3 * n + n % 2
+    flat = buf.reshape(-1).view(np.uint8)
+    color = flat[: 3 * n].reshape(h, w, 3)
+    luma = flat[offset : offset + 2 * n].view(np.uint16).reshape(h, w)
+    band = _SPLIT_BAND
+    ring = np.empty((min(h, h // 2 + band + 2), w), np.uint16)
+    scratch = np.empty((min(h, band), w, 3), np.uint8)
+    size = len(ring)
+    done = 0  # luma rows [0, done) are in place
+    for a in range(0, h, band):
+        b = min(h, a + band)
+        kernels.split_luma_band(buf, color, ring, scratch, a, b)
+        # rows [0, b) of buf are read: bytes [0, 6 * b * w) are free
+        ready = b if b == h else min(b, (6 * b * w - offset) // (2 * w))
+        while done < ready:
+            slot = done % size
+            rows = min(ready - done, size - slot)
+            luma[done : done + rows] = ring[slot : slot + rows]
+            _drop_pages(ring, 2 * slot * w, 2 * (slot + rows) * w)
+            done += rows
+        # read and not written again yet: after the colours, up to the
+        # luma that has landed, and after it
+        low = max(6 * a * w, 3 * b * w)
+        _drop_pages(buf, low, min(6 * b * w, offset))
+        _drop_pages(buf, max(low, offset + 2 * done * w), 6 * b * w)
+    _drop_pages(buf, offset + 2 * n, buf.nbytes)
+    return color, luma, offset
+
+
+def _drop_pages(buf: np.ndarray, start: int, stop: int) -> None:
+    """Give back to the system the memory pages wholly inside bytes
+    ``start`` to ``stop`` of the C-contiguous array ``buf``, whose contents
+    there are dead: a view of another part of ``buf`` (a result written
+    over a work buffer) keeps the whole buffer allocated, but no longer
+    resident. Reading those bytes afterwards gives zeros. Linux
+    (``madvise(MADV_DONTNEED)``) only; a no-op elsewhere.
+    """
+    if _LIBC is None or not sys.platform.startswith("linux"):
+        return
+    page = mmap.PAGESIZE
+    base = buf.ctypes.data
+    first = -(-(base + start) // page) * page
+    last = (base + stop) // page * page
+    if last > first:
+        _LIBC.madvise(
+            ctypes.c_void_p(first), ctypes.c_size_t(last - first), _MADV_DONTNEED
+        )
+
+
 def watercolor(image: np.ndarray, sigma_s: float, sigma_r: float) -> np.ndarray:
     """Watercolour: ``cv2.stylization``, same maths, fast and correct at any size.
 
@@ -159,6 +269,9 @@ def watercolor(image: np.ndarray, sigma_s: float, sigma_r: float) -> np.ndarray:
         buf = _nc_smooth(src, sigma_s, sigma_r, 3)
         out = _over_buffer(buf)
         _kernels().stylize_edges(buf, out)
+        # the result holds the whole buffer: its dead half need not stay
+        # resident while the result is encoded
+        _drop_pages(buf, out.nbytes, buf.nbytes)
         return out
 
 
@@ -256,6 +369,7 @@ def oil(image: np.ndarray, size: int, dyn_ratio: int) -> np.ndarray:
     table = np.rint(np.arange(256) * (1.0 / dyn_ratio)).astype(np.uint8)
     levels = cv2.LUT(gray, table)
     del gray
+    release_heap()  # the 12 MB of grey, before the result
     nbins = int(levels.max()) + 1
     with _KERNEL_LOCK:
         return _kernels().oil_rows(src, levels, int(size), nbins)
@@ -266,15 +380,18 @@ def oil(image: np.ndarray, size: int, dyn_ratio: int) -> np.ndarray:
 
 def double_angle_tensor(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
     """The structure tensor's double-angle form, [gx*gx - gy*gy, 2*gx*gy],
-    as one 2-channel float32 image. Uses ``gx`` as scratch (the caller's
-    gradients are spent) so that fewer full-size temporaries are alive at
-    once; the float32 operations are those of the plain expression
-    (doubling is exact), so the pixels are the same."""
-    xx = gx * gx
-    np.subtract(xx, gy * gy, out=xx)
-    np.multiply(gx, gy, out=gx)
-    gx *= np.float32(2.0)
-    return cv2.merge([xx, gx])
+    as one 2-channel float32 image. Written straight into its two
+    channels, with ``gy`` as scratch (the caller's gradients are spent):
+    two planes alive besides the gradients, not three; the float32
+    operations are those of the plain expression (doubling is exact), so
+    the pixels are the same."""
+    tensor = np.empty((*gx.shape, 2), np.float32)
+    np.multiply(gx, gx, out=tensor[..., 0])
+    np.multiply(gx, gy, out=tensor[..., 1])
+    tensor[..., 1] *= np.float32(2.0)
+    np.multiply(gy, gy, out=gy)
+    np.subtract(tensor[..., 0], gy, out=tensor[..., 0])
+    return tensor
 
 
 def _flow_field(luma: np.ndarray) -> tuple[np.ndarray, float]:
@@ -300,12 +417,20 @@ def _flow_field(luma: np.ndarray) -> tuple[np.ndarray, float]:
     tensor = double_angle_tensor(gx, gy)
     del gx, gy
     tensor = cv2.GaussianBlur(tensor, (0, 0), 2.0)
-    _, angle = cv2.cartToPolar(tensor[..., 0], tensor[..., 1])
-    del _, tensor
+    # planes of their own: cv2 would copy the strided channels anyway (and
+    # cv2.split makes its planes twice over, a transient 2 planes more)
+    tx = np.ascontiguousarray(tensor[..., 0])
+    ty = np.ascontiguousarray(tensor[..., 1])
+    del tensor
+    release_heap()  # freed planes stay in glibc's heap otherwise
+    _, angle = cv2.cartToPolar(tx, ty)
+    del _, tx, ty
     angle *= 0.5  # gradient -> tangent
     angle += np.float32(math.pi / 2)
-    tangent = cv2.merge(cv2.polarToCart(np.ones_like(angle), angle))
-    return tangent, 1.0 / f
+    x, y = cv2.polarToCart(np.ones_like(angle), angle)
+    del angle
+    release_heap()
+    return cv2.merge([x, y]), 1.0 / f
 
 
 def _gauss_taps(sigma: float, reach: float, max_taps: int) -> tuple[np.ndarray, float]:
@@ -477,9 +602,10 @@ def cartoon(
     with _KERNEL_LOCK:
         kernels = _kernels()
         buf = _nc_smooth(src, sigma_s, sigma_r, 2)
-        # the colours are written over the smoothing buffer: no new array
-        out = _over_buffer(buf)
-        luma = kernels.split_luma(buf, out)
+        # the colours and the luma are written over the smoothing buffer:
+        # no new array; the buffer's last sixth is free from then on, and
+        # the luma's third once the colours are finished
+        out, luma, offset = _split_over_buffer(buf)
         lines = line_width > 0 and h > 1 and w > 1
         bands, tangent, inv_scale, along, step = _line_bands(luma, line_width, lines)
         for row0, row1, dog, dog_row0 in bands:
@@ -501,6 +627,8 @@ def cartoon(
                 dog_row0,
             )
             del dog
+        del bands, luma
+        _drop_pages(buf, offset, offset + 2 * h * w)
         return out
 
 
@@ -576,16 +704,23 @@ def ink_wash(
             small_out = np.empty(buf.shape, np.uint8)
             small_luma = kernels.split_luma(buf, small_out)
             del buf
-            out = cv2.resize(small_out, (w, h), interpolation=cv2.INTER_LINEAR)
+            release_heap()  # the freed smoothing buffer, before the 24 MB
             luma = cv2.resize(small_luma, (w, h), interpolation=cv2.INTER_LINEAR)
-            del small_out, small_luma
+            del small_luma
         else:
             buf = _nc_smooth(src, sigma_s, 0.25, 2)
             out = np.empty((h, w, 3), np.uint8)
             luma = kernels.split_luma(buf, out)
             del buf
+            small_out = None
         lines = line_width > 0 and h > 1 and w > 1
         bands, tangent, inv_scale, along, step = _line_bands(luma, line_width, lines)
+        if small_out is not None:
+            # enlarged once the flow field is made: its temporaries and
+            # the 36 MB of colours are never alive at once
+            release_heap()
+            out = cv2.resize(small_out, (w, h), interpolation=cv2.INTER_LINEAR)
+            del small_out
         mottle = rng.random((64, 64), np.float32)
         fibres = rng.random((128, 128), np.float32)
         for row0, row1, dog, dog_row0 in bands:

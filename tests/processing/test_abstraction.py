@@ -112,3 +112,23 @@ def test_ink_wash_dry_brush_breaks_the_lines():
     dry = cv2.cvtColor(render(image, "ink_wash", dry_brush=1.0), cv2.COLOR_BGR2GRAY)
     line = np.s_[60:180, 136:145]
     assert dry[line].astype(int).mean() > wet[line].astype(int).mean() + 5
+
+
+@pytest.mark.parametrize(("h", "w"), [(1, 1), (3, 5), (257, 129), (700, 33)])
+def test_split_over_the_buffer_matches_the_split_into_new_arrays(h, w):
+    """The luma and colours written over the smoothing buffer itself (held
+    back in a ring until the rows under them are read, the pages read and
+    not yet rewritten given back as the bands go) are those of
+    ``split_luma`` into new arrays, on odd sizes (an odd byte offset for
+    the luma) and over several bands of rows."""
+    from processing import looks
+    from processing.kernels import split_luma
+
+    rng = np.random.default_rng(h * w)
+    buf = rng.integers(0, 65536, (h, w, 3), dtype=np.uint16)
+    color = np.empty((h, w, 3), np.uint8)
+    luma = split_luma(buf.copy(), color)
+    with looks._KERNEL_LOCK:
+        out, over, _ = looks._split_over_buffer(buf)
+    assert np.array_equal(out, color)
+    assert np.array_equal(over, luma)
