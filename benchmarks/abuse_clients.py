@@ -208,18 +208,26 @@ def new_account(prefix: str) -> tuple[str, str]:
     return f"{prefix}{uuid.uuid4().hex[:8]}", "bench-" + uuid.uuid4().hex
 
 
-def unfinished(base: str, uploaded: list) -> list[str]:
-    """The artworks of ``uploaded`` that are not done now (queued,
-    processing, failed or gone), asked as their owners."""
-    sessions: dict[str, Session] = {}
+def unfinished(base: str, uploaded: list, sessions: dict[str, Session]) -> list:
+    """The entries of ``uploaded`` whose artwork is not done now (queued,
+    processing, failed or gone), asked as their owners: each owner signs in
+    once (``sessions`` is kept between calls) and a 429 is waited out, not
+    counted (an earlier version signed in again on every call and took the
+    rate limits' refusals for lost artworks)."""
     left = []
-    for username, password, source, url in uploaded:
+    for entry in uploaded:
+        username, password, source, url = entry
         if username not in sessions:
             sessions[username] = sign_in(base, source, username, password)
-        try:
-            status, body = sessions[username].request("GET", url)
-        except NETWORK_ERRORS:
-            status, body = None, b""
+        status, body = None, b""
+        for _attempt in range(10):
+            try:
+                status, body = sessions[username].request("GET", url)
+            except NETWORK_ERRORS:
+                status, body = None, b""
+            if status != 429:
+                break
+            time.sleep(1)
         if status != 200 or json.loads(body)["status"] != "done":
-            left.append(url)
+            left.append(entry)
     return left

@@ -252,7 +252,9 @@ def measure(args, stack, base, port, photos) -> int:
     hit_stats, hit_peak, hit_rest = run_phase(members, probe, args.seconds, ctx)
     print("draining…", flush=True)
     deadline = time.monotonic() + args.drain
-    while (left := unfinished(base, uploaded)) and time.monotonic() < deadline:
+    sessions: dict = {}
+    left = uploaded
+    while (left := unfinished(base, left, sessions)) and time.monotonic() < deadline:
         time.sleep(2)
     print(f"attack kinds alone, {args.solo:.0f} s each…", flush=True)
     solo = solo_costs(ctx, probe, args.solo)

@@ -187,12 +187,16 @@ def launch_stack(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     (the launcher's `run`) on ``env["PORT"]``; return it once it answers."""
     for step in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
         subprocess.run([PY, "manage.py", *step, "-v0"], cwd=REPO, env=env, check=True)
+    # BENCH_STACK_LOG=path keeps the stack's own output (logs of gunicorn,
+    # the workers, nginx) for a run that went wrong.
+    log_path = os.environ.get("BENCH_STACK_LOG")
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     stack = subprocess.Popen(
         [PY, "-m", "artstudio_site.launcher", "run"],
         cwd=REPO,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT if log_path else subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{env['PORT']}"
     try:
