@@ -5,7 +5,8 @@ gunicorn, the sweeper loop and STUDIO_WORKERS=2 fork-per-job rq workers) in a
 throw-away var folder, signs up N users, and lets N concurrent clients upload
 200 distinct 2 MP photos with random styles through ``POST /api/artworks/``,
 each polling its artworks until done as the upload page does (every
-1 s + 50 ms per artwork in flight). Clients honour ``Retry-After`` on
+1 s + 50 ms per artwork in flight; while queued, a third of the answer's
+ETA, at most 5 s). Clients honour ``Retry-After`` on
 429/503. Prints accepted, done, failed, lost (must be 0), throughput, p50/p95
 upload response time and upload-to-done time, the workers' RSS (worker and
 its kept job process) at start and end (must not grow more than 20 %), the
@@ -337,9 +338,13 @@ def run_load(args, base, launcher, rss_start, work: list[tuple[bytes, str]]):
         if args.poll == "eta" and answer.get("eta_seconds"):
             # Half the estimated wait, between 1 and 10 s.
             return min(10.0, max(1.0, answer["eta_seconds"] / 2))
-        # As the upload page does (static/js/editor.js): every 1 s + 50 ms
-        # per artwork in flight.
-        return 1 + 0.05 * in_flight
+        # As the upload page does (static/js/editor.js, studioPollDelay in
+        # common.js): every 1 s + 50 ms per artwork in flight while it
+        # renders; while it is queued, a third of its ETA, at most 5 s.
+        base = 1 + 0.05 * in_flight
+        if answer.get("status") == "queued" and answer.get("eta_seconds"):
+            return min(5.0, max(base, answer["eta_seconds"] / 3))
+        return base
 
     sessions = []
     for _ in range(args.clients):

@@ -47,3 +47,13 @@
     });
   });
 })();
+// The next status poll of an unfinished artwork: `base` ms while it renders;
+// while it waits in the queue, a third of its estimated wait (eta_seconds),
+// between `base` and 5 s. A long queue is then asked about a few times, not
+// every second (each poll costs the server a request).
+window.studioPollDelay = function (data, base) {
+  if (data && data.status === "queued" && data.eta_seconds) {
+    return Math.min(5000, Math.max(base, (data.eta_seconds * 1000) / 3));
+  }
+  return base;
+};

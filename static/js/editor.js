@@ -517,7 +517,7 @@
           checkAllDone();
           return;
         }
-        window.setTimeout(function () { poll(job); }, 1000 + 50 * jobs.length);
+        window.setTimeout(function () { poll(job); }, window.studioPollDelay(data, 1000 + 50 * jobs.length));
       })
       .catch(function () { window.setTimeout(function () { poll(job); }, 3000); });
   }

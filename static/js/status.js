@@ -52,7 +52,7 @@
           }
           return;
         }
-        window.setTimeout(function () { poll(el); }, POLL_MS);
+        window.setTimeout(function () { poll(el); }, window.studioPollDelay(data, POLL_MS));
       })
       .catch(function () { window.setTimeout(function () { poll(el); }, POLL_MS * 2); });
   }
