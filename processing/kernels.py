@@ -1205,6 +1205,22 @@ def pointillism_dots(
 _SPLIT_BAND = 128
 
 
+@numba.njit(inline="always")
+def _split_row(row, luma_row, color_row):
+    """One row of :func:`split_luma`: 16-bit BGR ``row`` to its uint16 luma
+    and its 8-bit colours."""
+    k = np.float32(1.0 / 257.0)
+    for j in range(row.shape[0]):
+        b = np.float32(row[j, 0])
+        g = np.float32(row[j, 1])
+        r = np.float32(row[j, 2])
+        y = np.float32(0.114) * b + np.float32(0.587) * g + np.float32(0.299) * r
+        luma_row[j] = np.uint16(y + np.float32(0.5))
+        color_row[j, 0] = np.uint8(b * k + np.float32(0.5))
+        color_row[j, 1] = np.uint8(g * k + np.float32(0.5))
+        color_row[j, 2] = np.uint8(r * k + np.float32(0.5))
+
+
 @numba.njit(parallel=True, **_JIT)
 def split_luma(buf: np.ndarray, color: np.ndarray) -> np.ndarray:
     """Luma of a 16-bit smoothed image and its 8-bit colours.
@@ -1219,26 +1235,12 @@ def split_luma(buf: np.ndarray, color: np.ndarray) -> np.ndarray:
     """
     h, w = buf.shape[0], buf.shape[1]
     luma = np.empty((h, w), np.uint16)
-    k = np.float32(1.0 / 257.0)
     band = _SPLIT_BAND
     scratch = np.empty((min(h, band), w, 3), np.uint8)
     for a in range(0, h, band):
         bnd = min(h, a + band)
         for i in numba.prange(a, bnd):
-            o = i - a
-            for j in range(w):
-                b = np.float32(buf[i, j, 0])
-                g = np.float32(buf[i, j, 1])
-                r = np.float32(buf[i, j, 2])
-                y = (
-                    np.float32(0.114) * b
-                    + np.float32(0.587) * g
-                    + np.float32(0.299) * r
-                )
-                luma[i, j] = np.uint16(y + np.float32(0.5))
-                scratch[o, j, 0] = np.uint8(b * k + np.float32(0.5))
-                scratch[o, j, 1] = np.uint8(g * k + np.float32(0.5))
-                scratch[o, j, 2] = np.uint8(r * k + np.float32(0.5))
+            _split_row(buf[i], luma[i], scratch[i - a])
         for i in numba.prange(a, bnd):
             color[i] = scratch[i - a]
     return luma
@@ -1260,21 +1262,9 @@ def split_luma_band(
     ``ring`` (``processing.looks._split_over_buffer`` moves it to its place
     once that place is free).
     """
-    w = buf.shape[1]
-    k = np.float32(1.0 / 257.0)
     size = ring.shape[0]
     for i in numba.prange(row0, row1):
-        o = i - row0
-        slot = i % size
-        for j in range(w):
-            b = np.float32(buf[i, j, 0])
-            g = np.float32(buf[i, j, 1])
-            r = np.float32(buf[i, j, 2])
-            y = np.float32(0.114) * b + np.float32(0.587) * g + np.float32(0.299) * r
-            ring[slot, j] = np.uint16(y + np.float32(0.5))
-            scratch[o, j, 0] = np.uint8(b * k + np.float32(0.5))
-            scratch[o, j, 1] = np.uint8(g * k + np.float32(0.5))
-            scratch[o, j, 2] = np.uint8(r * k + np.float32(0.5))
+        _split_row(buf[i], ring[i % size], scratch[i - row0])
     for i in numba.prange(row0, row1):
         color[i] = scratch[i - row0]
 
