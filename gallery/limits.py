@@ -59,6 +59,16 @@ class UploadRefused(Exception):
         self.retry_after = retry_after
 
 
+def over_rate(retry_after: int) -> UploadRefused:
+    """The refusal (429) of a request over one of the per-minute budgets."""
+    return UploadRefused(
+        _("Too many requests. Please wait %(seconds)d seconds.")
+        % {"seconds": retry_after},
+        status=429,
+        retry_after=retry_after,
+    )
+
+
 # Quotas ---------------------------------------------------------------------
 
 

@@ -325,12 +325,7 @@ def artwork_request_copy(artwork: Artwork, fmt: formats.ImageFormat, client: str
         return
     retry_after = limits.hit("convert", client, settings.STUDIO_CONVERT_RATE)
     if retry_after is not None:
-        raise limits.UploadRefused(
-            gettext("Too many requests. Please wait %(seconds)d seconds.")
-            % {"seconds": retry_after},
-            status=429,
-            retry_after=retry_after,
-        )
+        raise limits.over_rate(retry_after)
     if not enqueue_conversion(artwork.pk, fmt.slug):
         raise limits.UploadRefused(
             gettext("Downloads in other formats are unavailable right now."),

@@ -278,9 +278,7 @@ def _copy_on_its_way(request: HttpRequest, artwork: Artwork, fmt) -> HttpRespons
 
 
 def _too_many(request: HttpRequest, retry_after: int) -> HttpResponse:
-    message = _("Too many requests. Please wait %(seconds)d seconds.") % {
-        "seconds": retry_after
-    }
+    message = limits.over_rate(retry_after).message
     return refused(request, message, status=429, retry_after=retry_after)
 
 
