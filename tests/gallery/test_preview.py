@@ -354,7 +354,7 @@ def test_render_job_stores_the_proxy_once_and_previews_use_it(
     assert photo.preview_proxy.name.startswith("previews/")
     with photo.preview_proxy.open("rb") as handle:
         stored = Image.open(io.BytesIO(handle.read()))
-    assert stored.format == "PNG" and stored.size == (512, 427)
+    assert stored.format == "JPEG" and stored.size == (512, 427)
     # Two jobs of one photo: one proxy file.
     proxies = [n for n in default_storage.listdir("previews")[0]]
     assert len(proxies) == 1
