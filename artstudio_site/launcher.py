@@ -240,6 +240,9 @@ def worker_command(python: str, env: dict[str, str]) -> list[str]:
         "--worker-class", "gallery.pipeline.workers.StudioWorker",
         "--with-scheduler",  # runs the delayed retries
         "--max-jobs", env.get("STUDIO_WORKER_MAX_JOBS", "200"),
+        # The checks would import the URLs, and with them the API framework
+        # that STUDIO_WORKER_ONLY leaves out (the web and migrate run them).
+        "--skip-checks",
     ]  # fmt: skip
 
 
@@ -249,6 +252,9 @@ def worker_env(env: dict[str, str]) -> dict[str, str]:
     # benchmarks/bench_load.py, 76-106 photos/min against 67 without, worker
     # RSS unchanged (116 MB). GLIBC_TUNABLES= (empty) turns it off.
     worker.setdefault("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1")
+    # Serves no request: without django-ninja, ~9 MB less per job process
+    # (benchmarks/bench_job_memory.py).
+    worker.setdefault("STUDIO_WORKER_ONLY", "1")
     return worker
 
 

@@ -90,11 +90,18 @@ INSTALLED_APPS = [
     "django_rq",
     "axes",
     "csp",
-    # django-ninja: the JSON API, its OpenAPI schema, and Swagger UI's files
-    # for /api/docs/ (served from the package: no CDN).
-    "ninja",
     "gallery",
 ]
+# A process that only runs jobs (the rq workers and the sweeper: the
+# launcher and compose start them with STUDIO_WORKER_ONLY=1 and
+# --skip-checks, which would import the URLs) serves no request. It leaves
+# out django-ninja and what that loads (pydantic, jinja2, django.test):
+# ~15 MB less in every worker and in every job process it forks.
+STUDIO_WORKER_ONLY = env_bool("STUDIO_WORKER_ONLY", False)
+if not STUDIO_WORKER_ONLY:
+    # django-ninja: the JSON API, its OpenAPI schema, and Swagger UI's files
+    # for /api/docs/ (served from the package: no CDN).
+    INSTALLED_APPS.insert(INSTALLED_APPS.index("gallery"), "ninja")
 
 MIDDLEWARE = [
     # First: everything after it reads request.client_ip.

@@ -60,6 +60,9 @@ def setup(args) -> Path:
     os.environ["STUDIO_VAR_DIR"] = str(tmp)
     os.environ["MEDIA_ROOT"] = str(tmp / "media")
     os.environ.setdefault("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1")
+    # This process is the worker (it forks the job processes): loaded as the
+    # launcher and compose load one (launcher.worker_env).
+    os.environ.setdefault("STUDIO_WORKER_ONLY", "1")
     import django
 
     django.setup()

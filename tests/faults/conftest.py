@@ -129,6 +129,8 @@ class Studio:
             MEDIA_ROOT=str(self.media_root),
             STUDIO_VAR_DIR=str(self.tmp / "worker-var"),
             STUDIO_JOB_MAX_ATTEMPTS="6",
+            # As the launcher and compose start workers (launcher.worker_env).
+            STUDIO_WORKER_ONLY="1",
             DJANGO_SETTINGS_MODULE="artstudio_site.settings",
         )
         env.update(extra)
@@ -141,6 +143,7 @@ class Studio:
                 sys.executable, "manage.py", "rqworker", "default",
                 "--worker-class", "gallery.pipeline.workers.StudioWorker",
                 "--with-scheduler", "--name", name, "--verbosity", "0",
+                "--skip-checks",
             ],
             cwd=REPO,
             env=self.worker_env(**extra),

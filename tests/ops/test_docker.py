@@ -346,8 +346,10 @@ def test_worker_restarts_and_outlives_a_job_on_shutdown():
         "--max-jobs",
         "200",
         "--with-scheduler",
+        "--skip-checks",
     ]
     assert worker["environment"]["GLIBC_TUNABLES"] == "glibc.malloc.hugetlb=1"
+    assert worker["environment"]["STUDIO_WORKER_ONLY"] == "1"
     memory = (
         worker.get("mem_limit") or worker["deploy"]["resources"]["limits"]["memory"]
     )

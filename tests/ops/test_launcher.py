@@ -248,3 +248,43 @@ def test_make_run_starts_a_cache_redis_of_its_own(stack_var):
             pass
     finally:
         stop_and_check(launcher, port, marker, "SIGTERM")
+
+
+WORKER_IMPORTS = (
+    "import sys, django; django.setup()\n"
+    "from django.conf import settings\n"
+    "import gallery.pipeline.jobs, gallery.pipeline.workers, gallery.pipeline.recovery\n"
+    "print('ninja' in settings.INSTALLED_APPS,"
+    " sorted({m.split('.')[0] for m in sys.modules} & {'ninja', 'pydantic', 'jinja2'}))\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("worker_only", "expected"),
+    [("1", "False []"), ("0", "True ['jinja2', 'ninja', 'pydantic']")],
+)
+def test_a_worker_only_process_leaves_the_api_framework_out(
+    tmp_path, worker_only, expected
+):
+    """The workers the launcher (and compose) start serve no request: with
+    STUDIO_WORKER_ONLY=1 the job path loads without django-ninja and what it
+    brings; every other process keeps it."""
+    from artstudio_site.launcher import worker_command, worker_env
+
+    assert "--skip-checks" in worker_command(sys.executable, {})
+    assert worker_env({})["STUDIO_WORKER_ONLY"] == "1"
+    env = clean_env(
+        tmp_path,
+        DJANGO_SETTINGS_MODULE="artstudio_site.settings",
+        STUDIO_WORKER_ONLY=worker_only,
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", WORKER_IMPORTS],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
