@@ -370,22 +370,26 @@ def sign_up(base: str, count: int) -> list[Session]:
     return sessions
 
 
-def last_finish(database: str) -> float | None:
-    """Epoch seconds of the last ``done`` artwork's ``finished_at``, read
-    from the stack's database (a path to SQLite, or a PostgreSQL URL): when
-    the pipeline finished its work, before any client's poll saw it."""
+def finish_time(database: str, artwork_id: int | None = None) -> float | None:
+    """Epoch seconds of an artwork's ``finished_at`` (by default the last
+    ``done`` one's), read from the stack's database (a path to SQLite, or a
+    PostgreSQL URL): when the pipeline finished, before any poll saw it."""
     query = "SELECT MAX(finished_at) FROM gallery_artwork WHERE status = 'done'"
+    args: tuple = ()
+    if artwork_id is not None:
+        query += " AND id = %s"
+        args = (artwork_id,)
     if database.startswith(("postgres://", "postgresql://")):
         import psycopg
 
         with psycopg.connect(database) as conn:
-            value = conn.execute(query).fetchone()[0]
+            value = conn.execute(query, args).fetchone()[0]
         return value.timestamp() if value else None
     import datetime
     import sqlite3
 
     with sqlite3.connect(database) as conn:
-        value = conn.execute(query).fetchone()[0]
+        value = conn.execute(query.replace("%s", "?"), args).fetchone()[0]
     if not value:
         return None
     return (
@@ -513,7 +517,7 @@ def run_load(args, base, launcher, rss_start, work, sessions, database: str):
     photos_per_min = results["done"] / wall * 60
     # The pipeline's own rate: until the last artwork was finished (its
     # finished_at), not until a client's next poll happened to see it.
-    finish = last_finish(database)
+    finish = finish_time(database)
     pipeline_wall = finish - started_epoch if finish else wall
     pipeline_per_min = results["done"] / pipeline_wall * 60
     cores = os.cpu_count() or 1
