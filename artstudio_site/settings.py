@@ -92,11 +92,11 @@ INSTALLED_APPS = [
     "csp",
     "gallery",
 ]
-# A process that only runs jobs (the rq workers and the sweeper: the
-# launcher and compose start them with STUDIO_WORKER_ONLY=1 and
-# --skip-checks, which would import the URLs) serves no request. It leaves
-# out django-ninja and what that loads (pydantic, jinja2, django.test):
-# ~15 MB less in every worker and in every job process it forks.
+# A process that only runs render jobs (the rq workers: the launcher and
+# compose start them with STUDIO_WORKER_ONLY=1 and --skip-checks, as the
+# checks would import the URLs) serves no request. It leaves out django-ninja
+# and what that loads (pydantic, jinja2, django.test): ~9 MB less in every
+# worker and in every job process it forks (bench_job_memory.py).
 STUDIO_WORKER_ONLY = env_bool("STUDIO_WORKER_ONLY", False)
 if not STUDIO_WORKER_ONLY:
     # django-ninja: the JSON API, its OpenAPI schema, and Swagger UI's files
