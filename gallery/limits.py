@@ -143,10 +143,15 @@ def _photo_totals(user) -> tuple[int, int]:
     return totals["count"], int(totals["total"] or 0)
 
 
+def _rendered_bytes(user) -> int:
+    """Results, thumbnails and animations recorded on the user's artworks."""
+    return Artwork.objects.filter(owner_id=user.pk).stored_bytes()
+
+
 def bytes_used_by(user) -> int:
     """Originals + results + thumbnails recorded on the user's rows."""
     _count, originals = _photo_totals(user)
-    return originals + Artwork.objects.filter(owner_id=user.pk).stored_bytes()
+    return originals + _rendered_bytes(user)
 
 
 def usage_for(user) -> QuotaUsage:
@@ -156,7 +161,7 @@ def usage_for(user) -> QuotaUsage:
     return QuotaUsage(
         photos_used=photos,
         max_photos=max_photos,
-        bytes_used=originals + Artwork.objects.filter(owner_id=user.pk).stored_bytes(),
+        bytes_used=originals + _rendered_bytes(user),
         max_bytes=max_bytes,
         has_photo_limit=photo_limit,
         has_byte_limit=byte_limit,
