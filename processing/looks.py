@@ -135,6 +135,12 @@ def _nc_smooth(image: np.ndarray, sigma_s: float, sigma_r: float, iterations: in
     box filter in domain space.
     """
     kernels = _kernels()
+    # Always read-only (as ``render`` hands the styles their input): a
+    # writable array is another type to Numba, compiled or loaded from its
+    # cache in the job itself (LLVM: ~40 MB and a fraction of a second),
+    # as ink wash's shrunk copy did on every 12 MP job.
+    image = image.view()
+    image.flags.writeable = False
     h, w = image.shape[:2]
     buf = np.empty((h, w, 3), np.uint16)
     if sigma_s < _SIGMA_S_MIN or iterations < 1:

@@ -294,6 +294,37 @@ def test_warm_up_and_fork_safe_kernels(photo):
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
 
 
+def _kernel_signatures() -> dict[str, int]:
+    from numba.core.registry import CPUDispatcher
+
+    from processing import kernels
+
+    return {
+        name: len(value.signatures)
+        for name, value in vars(kernels).items()
+        if isinstance(value, CPUDispatcher)
+    }
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_warm_up_loads_every_kernel_a_large_photo_calls(slug, photo, monkeypatch):
+    """After ``warm_up`` a job compiles nothing and loads nothing from
+    Numba's cache: a new argument type (ink wash's writable shrunk copy was
+    one) pulled LLVM into every 12 MP ink wash job (~40 MB, its peak
+    315 -> 271 MB). The size thresholds are lowered so that a small photo
+    takes every large photo's path."""
+    from processing import looks
+
+    processing.warm_up()
+    before = _kernel_signatures()
+    monkeypatch.setattr(looks, "_INK_HALF_PIXELS", 1000)
+    image = photo(90, 120, seed=6)
+    for params in ({}, {"strength": 0.5, "keep_colors": True}):
+        render(image, slug, **params)
+    after = _kernel_signatures()
+    assert {k: v for k, v in after.items() if v != before[k]} == {}
+
+
 def test_watercolor_matches_stylization_other_params(photo):
     image = photo(150, 200, seed=14)
     ours = render(image, "watercolor", sigma_s=30, sigma_r=0.3)
