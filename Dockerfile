@@ -29,7 +29,8 @@ ENV DEBUG=0 \
     PATH=/opt/venv/bin:$PATH \
     DJANGO_SETTINGS_MODULE=artstudio_site.settings \
     STATIC_ROOT=/app/staticfiles \
-    MEDIA_ROOT=/data/media
+    MEDIA_ROOT=/data/media \
+    NUMBA_CACHE_DIR=/var/cache/studio-numba
 
 # Fixed uid/gid so volume ownership is the same on every host and rebuild.
 # /data/media is created (and owned by studio) before VOLUME so that a new
@@ -54,9 +55,17 @@ COPY static ./static
 # Static files (hashed names + manifest for whitenoise) are baked in.
 # STUDIO_VAR_DIR keeps the SQLite folder and the secret key that settings
 # generate when SECRET_KEY is unset out of the image (compose sets one).
+# The style kernels are compiled into Numba's cache here (~1 min), owned by
+# the studio user: /app/processing is read-only to it, and without a
+# writable cache every worker compiled them at each start and kept
+# ~240 MB of the compiler in every job. Numba keys the cache by CPU: on
+# another CPU the first worker fills it again (in a child process).
 RUN STUDIO_VAR_DIR=/tmp/build-var python manage.py collectstatic --noinput --verbosity 0 \
     && python -m compileall -q artstudio_site gallery processing \
-    && rm -rf /tmp/build-var
+    && rm -rf /tmp/build-var \
+    && mkdir -p "$NUMBA_CACHE_DIR" \
+    && python -c "import processing; processing.warm_up()" \
+    && chown -R studio:studio "$NUMBA_CACHE_DIR"
 
 VOLUME ["/data/media"]
 

@@ -33,8 +33,11 @@ directory in this order: ``NUMBA_CACHE_DIR`` when set; ``__pycache__`` next
 to this file; Numba's per-user cache (``~/.cache/numba`` or
 ``$XDG_CACHE_HOME/numba``) when the package directory is read-only. If none
 is writable, caching is switched off and every process compiles the kernels
-once (~20 s): in read-only containers set ``NUMBA_CACHE_DIR`` to a writable
-path, and call :func:`processing.warm_up` in the parent of forked workers.
+once (~20-50 s): in read-only containers set ``NUMBA_CACHE_DIR`` to a
+writable path (the Dockerfile does, and fills it at build time), and call
+:func:`processing.warm_up` in the parent of forked workers, after
+:func:`processing.fill_kernel_cache` (a cold cache is filled in a child: a
+compile leaves ~240 MB of LLVM's heap in the process that ran it).
 Kernels run rows (or column strips) in parallel on all cores with the
 fork-safe ``workqueue`` threading layer.
 """
@@ -69,6 +72,29 @@ def _cache_works() -> bool:
 
 
 _JIT = {"nogil": True, "cache": _cache_works()}
+
+
+def cache_is_cold() -> bool:
+    """True when Numba's cache lacks a kernel of this source: a
+    :func:`processing.warm_up` here would compile it, not load it (and a
+    compile leaves ~240 MB of LLVM's heap in the process, which every job
+    process it forks inherits). False when caching is off: there is
+    nothing to fill. Reads Numba's cache index files (Numba is pinned)."""
+    if not _JIT["cache"]:
+        return False
+    from numba.core.caching import FunctionCache
+    from numba.core.registry import CPUDispatcher
+
+    for value in list(globals().values()):
+        cache = getattr(value, "_cache", None)
+        if not isinstance(value, CPUDispatcher) or not isinstance(cache, FunctionCache):
+            continue
+        try:
+            if not cache._cache_file._load_index():
+                return True
+        except Exception:  # noqa: BLE001 - an unreadable index is a cold one
+            return True
+    return False
 
 
 @numba.njit(parallel=True, **_JIT)

@@ -134,6 +134,10 @@ class StudioWorker(Worker):
         scheduler.acquire_locks(auto_start=True)
 
     def work(self, *args, **kwargs) -> bool:
+        # A cold cache is filled in a child: this process, which every job
+        # process is forked from, then loads the kernels and keeps none of
+        # the compiler's ~240 MB.
+        processing.fill_kernel_cache()
         processing.warm_up()
         return super().work(*args, **kwargs)
 

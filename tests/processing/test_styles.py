@@ -312,14 +312,18 @@ def test_warm_up_loads_every_kernel_a_large_photo_calls(slug, photo, monkeypatch
     Numba's cache: a new argument type (ink wash's writable shrunk copy was
     one) pulled LLVM into every 12 MP ink wash job (~40 MB, its peak
     315 -> 271 MB). The size thresholds are lowered so that a small photo
-    takes every large photo's path."""
+    takes every large photo's path; each parameter goes to both ends of
+    its range (watercolour's sigma_s 0 reaches a kernel of its own)."""
     from processing import looks
 
     processing.warm_up()
     before = _kernel_signatures()
     monkeypatch.setattr(looks, "_INK_HALF_PIXELS", 1000)
     image = photo(90, 120, seed=6)
-    for params in ({}, {"strength": 0.5, "keep_colors": True}):
+    extremes = [{}, {"strength": 0.5, "keep_colors": True}]
+    for param in STYLES[slug].style_params:
+        extremes += [{param.name: param.min}, {param.name: param.max}]
+    for params in extremes:
         render(image, slug, **params)
     after = _kernel_signatures()
     assert {k: v for k, v in after.items() if v != before[k]} == {}
