@@ -11,7 +11,11 @@ request, one after the other so the worker is idle each time), polls the
 status endpoint every 50 ms and prints a table: upload response time,
 upload-to-done time, the engine-only time of the same photo and style
 (decode, render, encode, thumbnail in this process, warm) and the ratio of
-upload response + upload-to-done over engine-only (target <= 1.5).
+upload response + upload-to-done over engine-only (target <= 1.5); with
+``--start``, also the time from the upload to the job's claim of the
+artwork (``started_at``) and from the claim to done. Two untimed uploads
+go first: a fresh stack's first job (its web processes still loading the
+kernels in the background) is not an idle stack's.
 
 Upload-to-done is the artwork's ``finished_at`` (read from the stack's
 database, with ``--start``) less the moment the upload began, both on this
@@ -155,17 +159,37 @@ def start_stack() -> tuple[subprocess.Popen, str, str]:
         "STUDIO_VAR_DIR": str(var),
         "PORT": str(free_port()),
         "GUNICORN_LOG_LEVEL": "warning",
+        # one client uploads runs x 8 styles + 2 in a minute or two
+        "STUDIO_UPLOAD_RATE": "100000",
     }
     stack, base = launch_stack(env)
     time.sleep(3)  # the worker warms its kernels before it takes jobs
     return stack, base, str(var / "db.sqlite3")
 
 
+def started_at(database: str, artwork_id: int) -> float | None:
+    """Epoch seconds of the artwork's ``started_at`` (its job's claim), from
+    the stack's SQLite database."""
+    import datetime
+    import sqlite3
+
+    with sqlite3.connect(database) as conn:
+        row = conn.execute(
+            "SELECT started_at FROM gallery_artwork WHERE id = ?", (artwork_id,)
+        ).fetchone()
+    if not row or not row[0]:
+        return None
+    value = datetime.datetime.fromisoformat(row[0]).replace(tzinfo=datetime.UTC)
+    return value.timestamp()
+
+
 def upload_and_wait(
-    session: Session, data: bytes, style: str, database: str = ""
+    session: Session, data: bytes, style: str, database: str = "", stages=None
 ) -> tuple[float, float, float | None]:
     """(upload response, upload-to-done seen by the polls, upload-to-done by
-    the artwork's finished_at or None without ``database``), in seconds."""
+    the artwork's finished_at or None without ``database``), in seconds.
+    With ``database`` and a ``stages`` list, appends (upload to the job's
+    claim, claim to done) in seconds."""
     from bench_load import finish_time
 
     started = time.perf_counter()
@@ -189,6 +213,11 @@ def upload_and_wait(
     if state["status"] != "done":
         raise SystemExit(f"{style}: failed: {state['error']}")
     finished = finish_time(database, accepted["id"]) if database else None
+    claimed = None
+    if database and not database.startswith(("postgres://", "postgresql://")):
+        claimed = started_at(database, accepted["id"])
+    if stages is not None and finished is not None and claimed is not None:
+        stages.append((claimed - started_epoch, finished - claimed))
     return (
         uploaded - started,
         polled,
@@ -255,6 +284,11 @@ def run(args) -> int:
         for s in json.loads(session.request("GET", "/api/styles/")[1])["styles"]
     ]
     photo = photo_jpeg(args.megapixels)
+    # Untimed: the first job of a fresh stack (web processes still loading
+    # the kernels in the background, the job process forked, first imports)
+    # is not an idle stack's.
+    for style in styles[:2]:
+        upload_and_wait(session, photo + uuid.uuid4().bytes, style, args.database)
     print(
         f"photo: {args.megapixels} MP JPEG, {len(photo) / 1e6:.2f} MB; {args.runs} run(s) per style, medians; "
         f"load average {os.getloadavg()[0]:.2f}\n"
@@ -262,14 +296,15 @@ def run(args) -> int:
     print(
         f"{'style':<14}{'upload (ms)':>12}{'upload→done (s)':>17}{'seen by polls (s)':>19}"
         f"{'engine only (s)':>17}{'(upload + done) / engine':>26}"
+        f"{'to claim (ms)':>15}{'claim→done (ms)':>17}"
     )
     worst = 0.0
     for style in styles:
-        uploads, totals, polled = [], [], []
+        uploads, totals, polled, stages = [], [], [], []
         for _ in range(args.runs):
             # A different comment each run so the recipe cache cannot answer.
             upload, seen, finished = upload_and_wait(
-                session, photo + uuid.uuid4().bytes, style, args.database
+                session, photo + uuid.uuid4().bytes, style, args.database, stages
             )
             uploads.append(upload)
             polled.append(seen)
@@ -282,6 +317,12 @@ def run(args) -> int:
         print(
             f"{style:<14}{upload * 1000:>12.0f}{total:>17.3f}{statistics.median(polled):>19.3f}"
             f"{engine:>17.3f}{ratio:>26.2f}"
+            + (
+                f"{statistics.median(a for a, _ in stages) * 1000:>15.0f}"
+                f"{statistics.median(b for _, b in stages) * 1000:>17.0f}"
+                if stages
+                else ""
+            )
         )
     print(f"\nworst ratio {worst:.2f} (target <= 1.5)")
 

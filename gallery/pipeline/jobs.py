@@ -326,8 +326,15 @@ def _render(artwork: Artwork, job_id: str | None) -> str:
         del data
         memory.release_heap()  # the decoder's freed blocks (see memory)
         # The preview's source, from the pixels already in memory (once per
-        # photo); stored after the result so it never delays "done".
-        small = None if artwork.photo.preview_proxy else proxy.proxy_pixels(image)
+        # photo), stored after the result so it never delays "done"; made
+        # then too, from the photo kept until then, when it is small
+        # (proxy.DEFER_PIXELS), else now, so the photo can go before encoding.
+        small = keep = None
+        if not artwork.photo.preview_proxy:
+            if image.shape[0] * image.shape[1] <= proxy.DEFER_PIXELS:
+                keep = image
+            else:
+                small = proxy.proxy_pixels(image)
         _report("rendering", 20)
         rendered = processing.render(image, artwork.style, **artwork.params)
         del image
@@ -343,6 +350,9 @@ def _render(artwork: Artwork, job_id: str | None) -> str:
     store_result(artwork, result, thumbnail)
     del result, thumbnail
     _report("done", 100)
+    if keep is not None:
+        small = proxy.proxy_pixels(keep)
+        del keep
     if small is not None:
         proxy.store_proxy(artwork.photo, small)
     return "done"

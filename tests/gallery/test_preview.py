@@ -17,7 +17,7 @@ from PIL import Image
 
 import processing
 from gallery import preview, services
-from gallery.models import Photo
+from gallery.models import Artwork, Photo
 from gallery.services import Recipe
 from tests.conftest import image_bytes, upload_file
 
@@ -327,6 +327,46 @@ def test_source_cache_holds_a_compact_jpeg(owner, owner_client):
     # Cached per user (a hit must not reveal someone else's photo).
     cached = cache.get(f"preview-src:{owner.pk}:{hashlib.sha256(data).hexdigest()}")
     assert cached[:3] == b"\xff\xd8\xff" and len(cached) < 100_000
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("size", "made_when"),
+    [((1600, 1200), Artwork.Status.DONE), ((2400, 2000), Artwork.Status.PROCESSING)],
+    ids=["small-after-done", "large-before-render"],
+)
+def test_the_proxy_of_a_small_photo_is_made_after_done(
+    owner, queue, run_worker, monkeypatch, size, made_when
+):
+    """Up to proxy.DEFER_PIXELS the job keeps the decoded photo and makes
+    the proxy once the artwork is done (off the path to "done"); a larger
+    photo's is made before its render (the photo is not held beside its
+    result). Either way from the same pixels."""
+    from gallery.pipeline import proxy
+
+    seen = []
+    real = proxy.proxy_pixels
+
+    def watched(image):
+        seen.append(Artwork.objects.get(pk=artwork.pk).status)
+        return real(image)
+
+    monkeypatch.setattr(proxy, "proxy_pixels", watched)
+    data = image_bytes("JPEG", *size)
+    (artwork,) = services.artworks_create(
+        owner,
+        upload_file(data, "p.jpg", "image/jpeg"),
+        processing.inspect(data),
+        [Recipe("pencil", {})],
+    )
+    run_worker()
+    assert seen == [made_when]
+    photo = Photo.objects.get(pk=artwork.photo_id)
+    with photo.preview_proxy.open("rb") as handle:
+        stored = np.asarray(Image.open(io.BytesIO(handle.read())).convert("RGB"))
+    expected = real(processing.decode(data))[..., ::-1]
+    assert stored.shape == expected.shape
+    assert np.abs(stored.astype(int) - expected).mean() < 2  # JPEG at q95
 
 
 @pytest.mark.django_db(transaction=True)
