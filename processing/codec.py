@@ -89,7 +89,8 @@ def _as_stream(data: bytes | bytearray | memoryview | BinaryIO) -> BinaryIO:
     if isinstance(data, bytes | bytearray | memoryview):
         if len(data) == 0:
             raise InvalidImage(_EMPTY)
-        return io.BytesIO(bytes(data))
+        # BytesIO shares a bytes object's buffer (no copy) until written to
+        return io.BytesIO(data if isinstance(data, bytes) else bytes(data))
     if not hasattr(data, "read"):
         raise TypeError("data must be bytes or a binary file object")
     return data
@@ -258,8 +259,12 @@ def inspect(data: bytes | BinaryIO, max_pixels: int = 50_000_000) -> ImageInfo:
         orientation = _orientation(image)
         try:
             if fmt == "JPEG":
-                opened.stream.seek(opened.start or 0)
-                if not _jpeg_scan_complete(opened.stream.read()):
+                if isinstance(data, bytes):
+                    whole = data  # not another copy of it
+                else:
+                    opened.stream.seek(opened.start or 0)
+                    whole = opened.stream.read()
+                if not _jpeg_scan_complete(whole):
                     raise InvalidImage(_DAMAGED)
             elif fmt == "PNG":
                 image.verify()
@@ -298,7 +303,10 @@ def _jpeg_scan_complete(data: bytes) -> bool:
         if length < 2:
             return False
         if marker == 0xDA:  # start of scan
-            return data.find(b"\xff\xd9", pos + 2 + length) != -1
+            # Searched from the end: where the marker is (the file's last two
+            # bytes, as a rule) it is found at once, where a forward search
+            # stops at every 0xFF of the scan (~3 ms for 3 MB).
+            return data.rfind(b"\xff\xd9", pos + 2 + length) != -1
         pos += 2 + length
     return False
 
