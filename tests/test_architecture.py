@@ -21,6 +21,9 @@ LAZY_IMPORTS = {
     # Numba (LLVM) costs ~130 MB and ~0.5 s: web processes that only decode
     # and list styles never load the kernels.
     ("processing.looks", "processing.kernels"),
+    # fill_kernel_cache reads Numba's cache index, in the processes that are
+    # about to warm the kernels up anyway (the rq worker, gunicorn's master).
+    ("processing", "processing.kernels"),
     # PyAV (FFmpeg) costs ~25 MB in every process that imports it: web
     # processes and a photo's job never do (processing.video's LAZY names).
     ("processing", "processing.video"),
