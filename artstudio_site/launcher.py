@@ -246,12 +246,28 @@ def worker_command(python: str, env: dict[str, str]) -> list[str]:
     ]  # fmt: skip
 
 
+#: glibc malloc in the render workers (compose.yaml sets the same).
+#: hugetlb=1: transparent huge pages for the large image buffers (with
+#: benchmarks/bench_load.py, 76-106 photos/min against 67 without, worker RSS
+#: unchanged). mmap_threshold=10 MiB: a block that large is always mapped on
+#: its own and given back when freed; glibc otherwise raises the threshold to
+#: the largest block freed (up to 32 MiB), and a 12 MP job's freed 12-32 MB
+#: planes then stay in its heap under the next ones (peaks 7-9 MB lower in
+#: benchmarks/bench_job_memory.py). trim_threshold=20 MiB: what the raised
+#: threshold would have set it to (twice it); at glibc's fixed 128 KiB the
+#: heap's top was given back and faulted in again on nearly every free (2 MP
+#: renders 10-17 % slower); with it, 2 MP engine times within the noise.
+WORKER_GLIBC_TUNABLES = (
+    "glibc.malloc.hugetlb=1"
+    ":glibc.malloc.mmap_threshold=10485760"
+    ":glibc.malloc.trim_threshold=20971520"
+)
+
+
 def worker_env(env: dict[str, str]) -> dict[str, str]:
     worker = dict(env)
-    # Transparent huge pages for glibc malloc's large image buffers: with
-    # benchmarks/bench_load.py, 76-106 photos/min against 67 without, worker
-    # RSS unchanged (116 MB). GLIBC_TUNABLES= (empty) turns it off.
-    worker.setdefault("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1")
+    # GLIBC_TUNABLES= (empty) turns them off.
+    worker.setdefault("GLIBC_TUNABLES", WORKER_GLIBC_TUNABLES)
     # Serves no request: without django-ninja, ~9 MB less per job process
     # (benchmarks/bench_job_memory.py).
     worker.setdefault("STUDIO_WORKER_ONLY", "1")

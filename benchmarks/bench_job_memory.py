@@ -9,7 +9,9 @@ of that process during the job, including what it inherited from the worker.
 
 Two worker models in the same run: the kept job process (the default) and
 fork-per-job (``STUDIO_WORKER_RECYCLE_JOBS=1``: a fresh work horse for every
-job). Target: at most 250 MB for every style.
+job). Target: at most 250 MB for every style. It runs with the render
+workers' ``GLIBC_TUNABLES`` (``launcher.WORKER_GLIBC_TUNABLES``) unless the
+variable is set.
 
     .venv/bin/python -m artstudio_site.launcher with-redis -- \\
         .venv/bin/python benchmarks/bench_job_memory.py
@@ -27,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from profile_job import setup  # noqa: E402
+from profile_job import setup, with_worker_malloc  # noqa: E402
 
 TARGET_MB = 250
 
@@ -53,6 +55,7 @@ def photo_in_subprocess(megapixels: float) -> bytes:
 
 
 def main() -> int:
+    with_worker_malloc()
     tmp = setup(None)
     import io
 

@@ -56,6 +56,10 @@ from engine_only import STYLE_SLUGS, engine_throughput
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from artstudio_site.launcher import WORKER_GLIBC_TUNABLES  # noqa: E402
+
 PY = sys.executable
 
 
@@ -541,7 +545,7 @@ def run_load(args, base, launcher, rss_start, work, sessions, database: str):
         ("wall time: to the last finish / to the last poll (s)", f"{pipeline_wall:.1f} / {wall:.1f}"),
         ("database", "PostgreSQL" if args.database_url.startswith("postgres") else "SQLite (WAL)"),
         ("CPU s per photo of the load clients (this process, same cores)", f"{cpu_clients / max(1, results['done']):.3f}"),
-        ("GLIBC_TUNABLES (workers)", os.environ.get("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1 (launcher default)") or "(off)"),
+        ("GLIBC_TUNABLES (workers)", os.environ.get("GLIBC_TUNABLES", f"{WORKER_GLIBC_TUNABLES} (launcher default)") or "(off)"),
     ]  # fmt: skip
     if to_done:
         print(f"\nmean upload-to-done {statistics.mean(to_done):.1f} s")

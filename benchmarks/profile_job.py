@@ -54,12 +54,23 @@ STAGES = [
 ]
 
 
+def with_worker_malloc() -> None:
+    """Run this script again with the render workers' ``GLIBC_TUNABLES``
+    (the launcher's and compose's), unless some are set: glibc reads them
+    only when a process starts, and the job processes are forked from this
+    one."""
+    if "GLIBC_TUNABLES" not in os.environ:
+        from artstudio_site.launcher import WORKER_GLIBC_TUNABLES
+
+        env = {**os.environ, "GLIBC_TUNABLES": WORKER_GLIBC_TUNABLES}
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
 def setup(args) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix="studio-profile-"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "artstudio_site.settings")
     os.environ["STUDIO_VAR_DIR"] = str(tmp)
     os.environ["MEDIA_ROOT"] = str(tmp / "media")
-    os.environ.setdefault("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1")
     # This process is the worker (it forks the job processes): loaded as the
     # launcher and compose load one (launcher.worker_env).
     os.environ.setdefault("STUDIO_WORKER_ONLY", "1")
@@ -95,6 +106,7 @@ def make_artworks(args) -> list[int]:
 
 
 def main() -> int:
+    with_worker_malloc()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=30)
     parser.add_argument("--megapixels", type=float, default=2.0)

@@ -340,6 +340,8 @@ def test_app_services_share_the_image_and_production_settings():
 
 
 def test_worker_restarts_and_outlives_a_job_on_shutdown():
+    from artstudio_site.launcher import WORKER_GLIBC_TUNABLES
+
     worker = services()["worker"]
     assert worker["restart"] == "unless-stopped"
     if "STUDIO_JOB_TIMEOUT" not in os.environ:
@@ -361,7 +363,7 @@ def test_worker_restarts_and_outlives_a_job_on_shutdown():
         "--with-scheduler",
         "--skip-checks",
     ]
-    assert worker["environment"]["GLIBC_TUNABLES"] == "glibc.malloc.hugetlb=1"
+    assert worker["environment"]["GLIBC_TUNABLES"] == WORKER_GLIBC_TUNABLES
     assert worker["environment"]["STUDIO_WORKER_ONLY"] == "1"
     memory = (
         worker.get("mem_limit") or worker["deploy"]["resources"]["limits"]["memory"]
