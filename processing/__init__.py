@@ -56,7 +56,7 @@ def fill_kernel_cache(timeout: float = 900) -> bool:
     parent, gunicorn's master): its own warm-up then loads the kernels
     instead of compiling them, and keeps none of the compiler's memory
     (~240 MB of LLVM's heap, which every job process forked from it
-    inherited: 12 MP job peaks of 464-547 MB instead of 233-271).
+    inherited: 12 MP job peaks of 464-547 MB instead of 226-262).
     Returns True when a child ran. A child that failed changes nothing:
     the warm-up that follows compiles in this process, as before.
     """
