@@ -124,6 +124,9 @@ class PageWatch:
         # had in flight (ERR_ABORTED). That is leaving a page, not a fault.
         self.document = 0
         self.request_document: dict[object, int] = {}
+        # Where the latest main-frame navigation goes: until it commits,
+        # page.url still names the page being left.
+        self.target = ""
 
     def attach(self, page) -> None:
         page.on("request", lambda request: self._request(page, request))
@@ -140,6 +143,7 @@ class PageWatch:
     def _request(self, page, request) -> None:
         if request.is_navigation_request() and request.frame == page.main_frame:
             self.document += 1
+            self.target = request.url
         self.request_document[request] = self.document
 
     def _failed(self, page, request) -> None:
@@ -147,13 +151,14 @@ class PageWatch:
         # still loading, Chromium's own favicon fetch) is not a failure; a
         # missing file still shows up as an HTTP error response. A request
         # the old page made just after the navigation began is counted in
-        # the new document, but names the old page as its referrer.
+        # the new document, but names the old page as its referrer, not the
+        # page navigated to (page.url names the old page until the
+        # navigation commits).
         aborted = "ERR_ABORTED" in (request.failure or "")
         started_in = self.request_document.get(request, self.document)
-        referrer = request.headers.get("referer", "")
-        left_behind = (
-            bool(referrer) and referrer.split("#")[0] != page.url.split("#")[0]
-        )
+        referrer = request.headers.get("referer", "").split("#")[0]
+        going_to = (self.target or page.url).split("#")[0]
+        left_behind = bool(referrer) and referrer != going_to
         if aborted and (
             started_in < self.document or left_behind or "favicon" in request.url
         ):
