@@ -21,6 +21,7 @@ artwork's result and thumbnail, as recorded on the rows.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -30,7 +31,8 @@ from axes.helpers import get_client_username
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Q, Sum
+from django.db import connection
+from django.db.models import Sum
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
@@ -118,54 +120,91 @@ class QuotaUsage:
         return max(0, self.max_bytes - self.bytes_used)
 
 
-def _limits(user) -> tuple[int, bool, int, bool]:
-    profile = (
-        Profile.objects.filter(user_id=user.pk).only("max_photos", "max_bytes").first()
+@functools.cache
+def _usage_sql() -> str:
+    """The one statement behind ``usage_for`` and ``check_queue``.
+
+    Every upload asks it twice (before its file is written and again under
+    the owner's lock): as four ORM queries that cost ~2.3 ms a check, most
+    of it building the queries, against ~0.3 ms for this one. Table and
+    column names come from the models.
+    """
+    art, photo, profile = Artwork._meta, Photo._meta, Profile._meta
+
+    def column(meta, name: str) -> str:
+        return connection.ops.quote_name(meta.get_field(name).column)
+
+    a_owner, p_owner = column(art, "owner"), column(photo, "owner")
+    stored = " + ".join(
+        column(art, f) for f in ("result_bytes", "thumbnail_bytes", "animation_bytes")
     )
-    if profile is not None and profile.max_photos is not None:
-        max_photos, photo_limit = profile.max_photos, True
+    a, p, q = (connection.ops.quote_name(m.db_table) for m in (art, photo, profile))
+    return (
+        "SELECT"
+        f" (SELECT COUNT(*) FROM {a} WHERE {a_owner} = %s"
+        f"  AND {column(art, 'status')} IN (%s, %s)),"
+        f" (SELECT COUNT(*) FROM {a} WHERE {column(art, 'status')} = %s),"
+        f" (SELECT COUNT(*) FROM {p} WHERE {p_owner} = %s),"
+        f" (SELECT COALESCE(SUM({column(photo, 'byte_size')}), 0) FROM {p}"
+        f"  WHERE {p_owner} = %s),"
+        f" (SELECT COALESCE(SUM({stored}), 0) FROM {a} WHERE {a_owner} = %s),"
+        f" (SELECT {column(profile, 'max_photos')} FROM {q}"
+        f"  WHERE {column(profile, 'user')} = %s),"
+        f" (SELECT {column(profile, 'max_bytes')} FROM {q}"
+        f"  WHERE {column(profile, 'user')} = %s)"
+    )
+
+
+@dataclass(frozen=True)
+class _Counts:
+    unfinished: int  # the user's queued or processing artworks
+    queued: int  # the whole site's queued artworks
+    usage: QuotaUsage
+
+
+def _counts(user) -> _Counts:
+    """What the checks of one upload count, in one statement."""
+    pk = user.pk
+    params = [pk, *Artwork.UNFINISHED, Artwork.Status.QUEUED, pk, pk, pk, pk, pk]
+    with connection.cursor() as cursor:
+        cursor.execute(_usage_sql(), params)
+        unfinished, queued, photos, originals, rendered, max_photos, max_bytes = (
+            cursor.fetchone()
+        )
+    # A limit set on the user's profile is taken literally (0 stops the
+    # user); the site's default of 0 means no limit.
+    if max_photos is not None:
+        photo_limit = True
     else:
         max_photos = settings.STUDIO_QUOTA_PHOTOS
         photo_limit = max_photos > 0
-    if profile is not None and profile.max_bytes is not None:
-        max_bytes, byte_limit = profile.max_bytes, True
+    if max_bytes is not None:
+        byte_limit = True
     else:
         max_bytes = settings.STUDIO_QUOTA_BYTES
         byte_limit = max_bytes > 0
-    return max_photos, photo_limit, max_bytes, byte_limit
-
-
-def _photo_totals(user) -> tuple[int, int]:
-    """(photos, bytes of their originals) of the user: one query."""
-    totals = Photo.objects.filter(owner_id=user.pk).aggregate(
-        count=Count("pk"), total=Sum("byte_size")
+    return _Counts(
+        unfinished=unfinished,
+        queued=queued,
+        usage=QuotaUsage(
+            photos_used=photos,
+            max_photos=max_photos,
+            bytes_used=int(originals) + int(rendered),
+            max_bytes=max_bytes,
+            has_photo_limit=photo_limit,
+            has_byte_limit=byte_limit,
+        ),
     )
-    return totals["count"], int(totals["total"] or 0)
-
-
-def _rendered_bytes(user) -> int:
-    """Results, thumbnails and animations recorded on the user's artworks."""
-    return Artwork.objects.filter(owner_id=user.pk).stored_bytes()
 
 
 def bytes_used_by(user) -> int:
     """Originals + results + thumbnails recorded on the user's rows."""
-    _count, originals = _photo_totals(user)
-    return originals + _rendered_bytes(user)
+    return usage_for(user).bytes_used
 
 
 def usage_for(user) -> QuotaUsage:
-    """The user's current usage and effective limits (three queries)."""
-    max_photos, photo_limit, max_bytes, byte_limit = _limits(user)
-    photos, originals = _photo_totals(user)
-    return QuotaUsage(
-        photos_used=photos,
-        max_photos=max_photos,
-        bytes_used=originals + _rendered_bytes(user),
-        max_bytes=max_bytes,
-        has_photo_limit=photo_limit,
-        has_byte_limit=byte_limit,
-    )
+    """The user's current usage and effective limits (one query)."""
+    return _counts(user).usage
 
 
 def check_quota(user, byte_size: int) -> None:
@@ -176,7 +215,10 @@ def check_quota(user, byte_size: int) -> None:
     are counted once they exist, so a user can end slightly above the byte
     limit, and the next upload is refused.
     """
-    usage = usage_for(user)
+    _refuse_over_quota(usage_for(user), byte_size)
+
+
+def _refuse_over_quota(usage: QuotaUsage, byte_size: int) -> None:
     if usage.has_photo_limit and usage.photos_used + 1 > usage.max_photos:
         raise UploadRefused(
             _(
@@ -221,24 +263,25 @@ def _clamp(seconds: float) -> int:
     return int(min(MAX_RETRY_AFTER, max(MIN_RETRY_AFTER, math.ceil(seconds))))
 
 
-def check_queue(owner, count: int) -> None:
-    """Refuse (``UploadRefused``) ``count`` new artworks over a queue cap:
-    429 over the user's unfinished cap, 503 over the site-wide queue."""
+def _refuse_over_styles(count: int) -> None:
     user_cap = settings.STUDIO_MAX_UNFINISHED_PER_USER
     if count > user_cap:
         raise UploadRefused(
             _("Choose at most %(cap)d styles at a time.") % {"cap": user_cap},
             status=429,
         )
-    # One query for both counts: the owner's unfinished artworks (the rows
-    # of the owner the filter lets through) and the site's queued ones.
-    mine, queued_only = Q(owner_id=owner.pk), Q(status=Artwork.Status.QUEUED)
-    counts = Artwork.objects.filter(
-        (mine & Q(status__in=Artwork.UNFINISHED)) | queued_only
-    ).aggregate(
-        unfinished=Count("pk", filter=mine), queued=Count("pk", filter=queued_only)
-    )
-    unfinished, queued = counts["unfinished"], counts["queued"]
+
+
+def check_queue(owner, count: int) -> None:
+    """Refuse (``UploadRefused``) ``count`` new artworks over a queue cap:
+    429 over the user's unfinished cap, 503 over the site-wide queue."""
+    _refuse_over_styles(count)
+    _refuse_over_queue(_counts(owner), count)
+
+
+def _refuse_over_queue(counts: _Counts, count: int) -> None:
+    user_cap = settings.STUDIO_MAX_UNFINISHED_PER_USER
+    unfinished, queued = counts.unfinished, counts.queued
     if unfinished + count > user_cap:
         excess = unfinished + count - user_cap
         raise UploadRefused(
@@ -260,9 +303,12 @@ def check_queue(owner, count: int) -> None:
 
 
 def check_upload(owner, count: int, byte_size: int) -> None:
-    """Every refusal of an upload of one photo in ``count`` styles."""
-    check_queue(owner, count)
-    check_quota(owner, byte_size)
+    """Every refusal of an upload of one photo in ``count`` styles: the
+    queue caps first, then the quota, on one query's counts."""
+    _refuse_over_styles(count)
+    counts = _counts(owner)
+    _refuse_over_queue(counts, count)
+    _refuse_over_quota(counts.usage, byte_size)
 
 
 # Rate limits --------------------------------------------------------------------

@@ -35,6 +35,27 @@ def test_usage_counts_originals_results_and_thumbnails(owner, other, settings):
     assert 0 < usage.percent == usage.bytes_percent < 100
 
 
+def test_an_uploads_checks_count_in_one_query(
+    owner, other, settings, django_assert_num_queries
+):
+    """Every upload runs the checks twice; the counts are one statement,
+    the owner's own and the whole site's queue."""
+    settings.STUDIO_MAX_UNFINISHED_PER_USER = 2
+    settings.STUDIO_MAX_QUEUE_DEPTH = 3
+    make_artwork(make_photo(owner), status=Artwork.Status.PROCESSING)
+    make_artwork(make_photo(other), status=Artwork.Status.QUEUED)
+    make_artwork(make_photo(other), status=Artwork.Status.QUEUED)
+    with django_assert_num_queries(1):
+        limits.check_upload(owner, 1, 100)  # 1 + 1 <= 2 mine, 2 + 1 <= 3 queued
+    with pytest.raises(limits.UploadRefused) as mine:  # (+ its Retry-After)
+        limits.check_upload(owner, 2, 100)
+    assert mine.value.status == 429
+    make_artwork(make_photo(other), status=Artwork.Status.QUEUED)
+    with pytest.raises(limits.UploadRefused) as site:
+        limits.check_upload(owner, 1, 100)
+    assert site.value.status == 503
+
+
 def test_profile_overrides_the_defaults(owner, settings):
     settings.STUDIO_QUOTA_PHOTOS = 500
     settings.STUDIO_QUOTA_BYTES = 0  # no site limit
@@ -147,7 +168,7 @@ def test_two_uploads_at_once_cannot_both_take_the_last_place(
     first_inside, release_first = threading.Event(), threading.Event()
     second_checked = threading.Event()
     queue_artworks = services._queue_artworks
-    check_upload = limits.check_quota
+    refuse_over_quota = limits._refuse_over_quota
 
     def held_queue_artworks(photo, owner, recipes):
         if not first_inside.is_set():
@@ -155,13 +176,13 @@ def test_two_uploads_at_once_cannot_both_take_the_last_place(
             assert release_first.wait(20)
         return queue_artworks(photo, owner, recipes)
 
-    def watched_check_upload(user, byte_size):
-        check_upload(user, byte_size)
+    def watched_refuse_over_quota(usage, byte_size):
+        refuse_over_quota(usage, byte_size)
         if first_inside.is_set():
             second_checked.set()
 
     monkeypatch.setattr(services, "_queue_artworks", held_queue_artworks)
-    monkeypatch.setattr(limits, "check_quota", watched_check_upload)
+    monkeypatch.setattr(limits, "_refuse_over_quota", watched_refuse_over_quota)
     outcome: dict = {}
     first = _upload_in_thread(owner, outcome, "first")
     assert first_inside.wait(20)
