@@ -54,6 +54,22 @@ def _missing_key(key, *args, **kwargs):
 
 
 class ResilientRedisCacheClient(RedisCacheClient):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._clients: dict[int, object] = {}
+
+    def get_client(self, key=None, *, write=False):
+        """One ``redis.Redis`` per connection pool, kept: Django builds a new
+        one for every operation, and building one (its table of ~250
+        response callbacks) cost more than the round trip it made. A client
+        is safe to share between threads, and its pool reconnects after a
+        fork."""
+        index = self._get_connection_pool_index(write)
+        client = self._clients.get(index)
+        if client is None:
+            client = self._clients[index] = super().get_client(key, write=write)
+        return client
+
     add = _degrade(lambda *a, **k: False)(RedisCacheClient.add)
     get = _degrade(lambda key, default: default)(RedisCacheClient.get)
     set = _degrade(lambda *a, **k: None)(RedisCacheClient.set)
@@ -73,3 +89,20 @@ class ResilientRedisCache(RedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = ResilientRedisCacheClient
+
+    def count(self, key, timeout: int) -> int | None:
+        """Add one to the counter ``key``, which lives ``timeout`` seconds
+        from its first count; return the new count, or None when Redis
+        cannot be reached. One round trip (SET NX and INCR in a transaction),
+        where ``add`` + ``incr`` took three and could lose the key between
+        them."""
+        key = self.make_and_validate_key(key)
+        client = self._cache.get_client(key, write=True)
+        try:
+            with client.pipeline(transaction=True) as pipe:
+                pipe.set(key, 0, ex=timeout, nx=True)
+                pipe.incr(key)
+                return int(pipe.execute()[1])
+        except RedisError as exc:
+            _warn("count", exc)
+            return None

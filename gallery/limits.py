@@ -332,14 +332,8 @@ def hit(
     now = time.time() if now is None else now
     slot = int(now // window)
     key = f"rate:{scope}:{ident}:{window}:{slot}"
-    cache.add(key, 0, timeout=window * 2)
-    try:
-        count = cache.incr(key)
-    except ValueError:
-        # Expired between add() and incr(), or the cache is unavailable.
-        cache.set(key, 1, timeout=window * 2)
-        count = 1
-    if count > limit:
+    count = cache.count(key, timeout=window * 2)
+    if count is not None and count > limit:
         return max(1, math.ceil((slot + 1) * window - now))
     return None
 

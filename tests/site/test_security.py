@@ -435,6 +435,46 @@ def test_cache_outage_degrades_to_misses(redis_down):
     assert cache.delete("k") is False
 
 
+def test_cache_counter_is_one_transaction_and_fails_open(redis_down):
+    assert redis_down.count("k", timeout=60) is None  # Redis away: no count
+
+
+def test_cache_counter_counts_and_expires():
+    backend = caches["default"]
+    backend.delete("count-probe")
+    assert [backend.count("count-probe", timeout=60) for _ in range(3)] == [1, 2, 3]
+    client = backend._cache.get_client(write=True)
+    key = backend.make_key("count-probe")
+    assert 0 < client.ttl(key) <= 60  # from the first count, not renewed
+    assert backend.get("count-probe") == 3
+    backend.delete("count-probe")
+
+
+def test_cache_keeps_one_redis_client_per_pool(monkeypatch):
+    """Django builds a ``redis.Redis`` per operation; building one cost more
+    than the round trip it made."""
+    import redis
+    from django.conf import settings
+
+    backend = resilient_cache.ResilientRedisCache(
+        settings.CACHE_URL, settings.CACHES["default"]
+    )
+    built = []
+    original = redis.Redis.__init__
+
+    def counted(self, *args, **kwargs):
+        built.append(1)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.Redis, "__init__", counted)
+    for _ in range(5):
+        backend.set("client-probe", 1)
+        backend.get("client-probe")
+        backend.count("client-probe-n", timeout=5)
+    backend.delete_many(["client-probe", "client-probe-n"])
+    assert len(built) <= 2  # one per pool (reads and writes may differ)
+
+
 def test_upload_works_while_redis_cache_is_down(owner_client, settings, redis_down):
     settings.STUDIO_UPLOAD_RATE = 1
     settings.STUDIO_MAX_UNFINISHED_PER_USER = 100
