@@ -133,20 +133,24 @@ def enqueue_render(artwork_id: int) -> str | None:
 
 def next_waiting(owner_id: int) -> list[int]:
     """The owner's oldest waiting artworks (queued, no job) that fit in their
-    share (``STUDIO_QUEUE_SHARE`` queued or processing at once)."""
+    share (``STUDIO_QUEUE_SHARE`` queued or processing at once).
+
+    The waiting rows are looked up first: after most jobs there are none,
+    and then the share is not counted (one query, not two, per job)."""
+    share = settings.STUDIO_QUEUE_SHARE
     rows = Artwork.objects.filter(owner_id=owner_id)
+    waiting = list(
+        rows.filter(status=Artwork.Status.QUEUED, job_id="")
+        .order_by("queued_at", "pk")
+        .values_list("pk", flat=True)[: max(share, 0)]
+    )
+    if not waiting:
+        return []
     live = rows.filter(
         Q(status=Artwork.Status.PROCESSING)
         | (Q(status=Artwork.Status.QUEUED) & ~Q(job_id=""))
     ).count()
-    free = settings.STUDIO_QUEUE_SHARE - live
-    if free <= 0:
-        return []
-    return list(
-        rows.filter(status=Artwork.Status.QUEUED, job_id="")
-        .order_by("queued_at", "pk")
-        .values_list("pk", flat=True)[:free]
-    )
+    return waiting[: max(share - live, 0)]
 
 
 def enqueue_waiting(owner_id: int) -> list[int]:

@@ -279,3 +279,16 @@ def test_one_users_backlog_does_not_hold_up_another_users_first_artwork(
     )
     assert waiting.count() == still_waiting - settings.STUDIO_QUEUE_SHARE
     assert queue.count == settings.STUDIO_QUEUE_SHARE
+
+
+def test_a_job_end_with_nothing_waiting_costs_one_query(
+    owner, queue, django_assert_num_queries
+):
+    """release_next runs after every job; most often nothing of the owner's
+    waits, and then the share is not counted."""
+    from gallery.pipeline.queue import enqueue_waiting
+
+    (artwork,) = create_artworks(owner, styles=("pencil",))
+    assert artwork.job_id  # on the queue, nothing waiting behind it
+    with django_assert_num_queries(1):
+        assert enqueue_waiting(owner.pk) == []
