@@ -16,7 +16,10 @@ delta (peak - before) in MB, the render's own seconds (best of
 ``--runs``, each later run after the measured one) and the sha256 of the
 rendered array, to check that a memory change keeps the pixels.
 
-    .venv/bin/python benchmarks/style_memory.py [--runs 2] [--photo detailed] [style ...]
+    .venv/bin/python benchmarks/style_memory.py [--runs 2] [--photo detailed] [--given-up] [style ...]
+
+With ``--given-up`` the photo is handed to ``render(consume=True)``, as a
+job hands over a photo larger than 4 MP, and dropped before the encode.
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ def status_mb(field: str) -> float:
     return 0.0
 
 
-def measure(path: str, style: str, runs: int) -> dict:
+def measure(path: str, style: str, runs: int, given_up: bool = False) -> dict:
     """One style's figures, in this (fresh) process."""
     sys.path.insert(0, str(ROOT))
     import numpy as np
@@ -100,9 +103,11 @@ def measure(path: str, style: str, runs: int) -> dict:
     Path("/proc/self/clear_refs").write_text("5")
     before = status_mb("VmRSS")
     start = time.perf_counter()
-    rendered = processing.render(image, style, **defaults)
+    rendered = processing.render(image, style, consume=given_up, **defaults)
     seconds = time.perf_counter() - start
     image_shape = image.shape
+    if given_up:  # as the job: the photo is gone before the encode
+        del image
     processing.encode(rendered, "jpeg", RESULT_QUALITY)
     processing.encode(processing.make_thumbnail(rendered, THUMBNAIL_SIZE), "jpeg", 85)
     peak = status_mb("VmHWM")
@@ -110,8 +115,12 @@ def measure(path: str, style: str, runs: int) -> dict:
     digest = hashlib.sha256(rendered.data).hexdigest()
     del rendered
     for _ in range(runs - 1):
+        if given_up:
+            image = processing.decode(
+                Path(path).read_bytes(), max_pixels=MAX_PIXELS, work_pixels=WORK_PIXELS
+            )
         start = time.perf_counter()
-        processing.render(image, style, **defaults)
+        processing.render(image, style, consume=given_up, **defaults)
         seconds = min(seconds, time.perf_counter() - start)
     return {
         "style": style,
@@ -133,12 +142,17 @@ def main() -> int:
         default="landscape",
         help="bench_e2e's smooth landscape, or detail everywhere (detailed_jpeg)",
     )
+    parser.add_argument(
+        "--given-up",
+        action="store_true",
+        help="render(consume=True), as a job renders a photo over 4 MP",
+    )
     parser.add_argument("--json", help="also write the rows to this file")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         path, style = args.child
-        print(json.dumps(measure(path, style, max(1, args.runs))))
+        print(json.dumps(measure(path, style, max(1, args.runs), args.given_up)))
         return 0
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -159,8 +173,9 @@ def main() -> int:
         )
         for style in args.styles:
             result = subprocess.run(
-                [sys.executable, __file__, "--runs", str(args.runs), "--child"]
-                + [str(photo), style],
+                [sys.executable, __file__, "--runs", str(args.runs)]
+                + (["--given-up"] if args.given_up else [])
+                + ["--child", str(photo), style],
                 cwd=ROOT,
                 capture_output=True,
                 text=True,

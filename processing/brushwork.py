@@ -34,6 +34,7 @@ from processing.looks import (
     double_angle_tensor,
     recipe_seed,
     release_heap,
+    release_input,
 )
 
 __all__ = ["brush_radii", "impressionist", "plan_dots", "pointillism"]
@@ -366,6 +367,7 @@ def impressionist(
     half = _half_size(src)
     shrunk = [_shrunk(src, radius, half) for radius in radii]
     del half
+    release_input()
     with _KERNEL_LOCK:
         kernels = _kernels()
         canvas = None
@@ -420,17 +422,19 @@ def impressionist(
     return canvas
 
 
-#: The light, slightly warm canvas under the dots (BGR), see :func:`_dot_ground`.
+#: The light, slightly warm canvas under the dots (BGR), see :func:`_small_ground`.
 _DOT_CANVAS = (222, 234, 240)
 
 
-def _dot_ground(image: np.ndarray) -> np.ndarray:
-    """The ground under the dots: the light canvas washed with the photo's colours.
+def _small_ground(image: np.ndarray) -> np.ndarray:
+    """The ground under the dots, at 1/16 of the size (enlarged with
+    ``INTER_LINEAR`` under the dots): the light canvas washed with the
+    photo's colours.
 
     As Seurat laid in broad areas of colour before the dots, the gaps
     between dots show the photo blurred far beyond the dots (a 1/16 size
-    ``INTER_AREA`` copy, enlarged with ``INTER_LINEAR``), a fifth mixed
-    with the light canvas: no light specks in a night sky.
+    ``INTER_AREA`` copy), a fifth mixed with the light canvas: no light
+    specks in a night sky.
     """
     h, w = image.shape[:2]
     small = cv2.resize(
@@ -438,8 +442,7 @@ def _dot_ground(image: np.ndarray) -> np.ndarray:
     )
     # mixed while small: one full-size array, not two
     toned = small.astype(np.float32) * 0.8 + 0.2 * np.array(_DOT_CANVAS, np.float32)
-    toned = np.clip(toned + 0.5, 0, 255).astype(np.uint8)
-    return cv2.resize(toned, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.clip(toned + 0.5, 0, 255).astype(np.uint8)
 
 
 def plan_dots(
@@ -538,7 +541,7 @@ def pointillism(
     neighbouring hue (+-35 deg) or the complementary one, as in
     divisionism. Dots are painted in a shuffled order as anti-aliased discs
     (:func:`processing.kernels.paint_strokes`) on a ground of the light
-    canvas washed with the photo's broad colours (:func:`_dot_ground`).
+    canvas washed with the photo's broad colours (:func:`_small_ground`).
 
     Args:
         image: ``HxWx3`` uint8 BGR.
@@ -557,14 +560,19 @@ def pointillism(
     h, w = src.shape[:2]
     with _KERNEL_LOCK:
         kernels = _kernels()
+        # the ground's small copy first: the photo is read no more after
+        # the plan (and its pages may go, see release_input)
+        ground = _small_ground(src)
         dots, cols, keys = plan_dots(src, dot_size, detail, density, color_jitter)
+        release_input()
         # the painter's contiguous positions and radii replace the dots
         pts = np.ascontiguousarray(dots[:, :2])
         radii = np.ascontiguousarray(dots[:, 2])
         del dots
         starts = np.arange(len(radii) + 1, dtype=np.int64)
         release_heap()  # the plan's freed temporaries, before the canvas
-        canvas = _dot_ground(src)
+        canvas = cv2.resize(ground, (w, h), interpolation=cv2.INTER_LINEAR)
+        del ground
         band = max(16, -(-h // (8 * kernels.numba.get_num_threads())))
         kernels.paint_strokes(canvas, pts, starts, cols, radii, keys, 0.1, 0.0, band)
     return canvas

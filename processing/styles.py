@@ -772,7 +772,9 @@ def scale_params(style: str, params: Mapping[str, Any] | None, scale: float) -> 
     return values
 
 
-def render(image: np.ndarray, style: str, **params: Any) -> np.ndarray:
+def render(
+    image: np.ndarray, style: str, *, consume: bool = False, **params: Any
+) -> np.ndarray:
     """Render ``image`` in ``style``.
 
     The style function sees the style's own parameters; then, in this one
@@ -782,8 +784,16 @@ def render(image: np.ndarray, style: str, **params: Any) -> np.ndarray:
     (:func:`processing.looks.blend_with_photo`).
 
     Args:
-        image: ``HxWx3`` uint8 BGR array (any strides); never modified.
+        image: ``HxWx3`` uint8 BGR array (any strides); never modified,
+            unless ``consume``.
         style: a slug from :data:`STYLES`.
+        consume: the caller gives ``image`` up and reads it no more: a style
+            may give its memory back as soon as it is done with it
+            (:func:`processing.looks.release_input`; at 12 MP, the 36 MB
+            photo is then not resident beside the style's canvas and
+            buffers). Its contents are undefined afterwards (zeros where
+            pages went). Ignored when ``keep_colors`` or a ``strength``
+            below 1 read the photo again after the style.
         **params: style parameters, validated by :func:`validate_params`.
 
     Returns:
@@ -809,7 +819,9 @@ def render(image: np.ndarray, style: str, **params: Any) -> np.ndarray:
     src = np.ascontiguousarray(image).view()
     src.flags.writeable = False
     own = {p.name: values[p.name] for p in spec.style_params}
-    out = np.ascontiguousarray(spec.func(src, **own), dtype=np.uint8)
+    given_up = consume and not values["keep_colors"] and strength == 1.0
+    with looks.input_given_up(src if given_up else None):
+        out = np.ascontiguousarray(spec.func(src, **own), dtype=np.uint8)
     if values["keep_colors"]:
         out = looks.keep_photo_colors(src, out)
     if strength < 1.0:
