@@ -7,7 +7,6 @@ import logging
 import statistics
 from datetime import timedelta
 
-from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 from redis.exceptions import RedisError
@@ -159,17 +158,28 @@ def frame_seconds_left(meta: dict) -> float | None:
 
 
 def _waiting_state(artwork: Artwork) -> dict:
-    """ETA of an artwork waiting its turn: the owner's artworks ahead of it
-    go onto the queue STUDIO_QUEUE_SHARE at a time."""
+    """ETA of an artwork waiting its turn (the fair queue): it goes onto the
+    queue behind every job already there, once its owner's waiting
+    artworks ahead of it have gone on before it; the live workers take
+    them ``worker_count()`` at a time. (Counting the owner's artworks
+    only, as before, said "1 s" to someone a site-wide queue of minutes
+    away, and the pages polled it every second or two all that time.)"""
     state = _state("waiting", 0)
     ahead = (
-        Artwork.objects.filter(owner_id=artwork.owner_id)
-        .unfinished()
-        .filter(pk__lt=artwork.pk)
-        .count()
-    )
-    share = settings.STUDIO_QUEUE_SHARE
-    state["eta_seconds"] = round(recent_job_seconds() * (ahead // share + 1))
+        Artwork.objects.filter(
+            owner_id=artwork.owner_id,
+            status=Artwork.Status.QUEUED,
+            job_id="",
+            pk__lt=artwork.pk,
+        )
+    ).count()
+    try:
+        queued = get_queue().count
+    except RedisError as exc:
+        logger.debug("no queue length for artwork %s: %s", artwork.pk, exc)
+        queued = 0
+    rounds = (queued + ahead) // max(1, worker_count()) + 1
+    state["eta_seconds"] = round(recent_job_seconds() * rounds)
     return state
 
 

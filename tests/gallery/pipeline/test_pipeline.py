@@ -292,3 +292,28 @@ def test_a_job_end_with_nothing_waiting_costs_one_query(
     assert artwork.job_id  # on the queue, nothing waiting behind it
     with django_assert_num_queries(1):
         assert enqueue_waiting(owner.pk) == []
+
+
+def test_a_waiting_artworks_eta_counts_the_queue_ahead_of_it(
+    owner_client, owner, other, queue, settings
+):
+    """An artwork waiting its owner's turn goes onto the queue behind every
+    job already there: its ETA said "a job or two" while a site-wide queue
+    of minutes was ahead, and the pages polled it every 1-2 s meanwhile."""
+    from gallery.pipeline.progress import recent_job_seconds
+
+    settings.STUDIO_QUEUE_SHARE = 10
+    create_artworks(other, styles=tuple(processing.STYLES)[:6])
+    settings.STUDIO_QUEUE_SHARE = 1
+    mine = create_artworks(owner, styles=("pencil", "oil"))
+    assert queue.count == 7
+    bodies = [
+        owner_client.get(reverse("gallery:api_artwork", args=[a.pk])).json()
+        for a in mine
+    ]
+    assert [b["stage"] for b in bodies] == ["queued", "waiting"]
+    per_job = recent_job_seconds()
+    assert bodies[0]["queue_position"] == 7
+    # no live worker here: one at a time; 7 jobs on the queue, then this one
+    assert bodies[1]["eta_seconds"] == round(per_job * 8)
+    assert bodies[1]["eta_seconds"] > bodies[0]["eta_seconds"]
