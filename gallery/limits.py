@@ -135,9 +135,7 @@ def _usage_sql() -> str:
         return connection.ops.quote_name(meta.get_field(name).column)
 
     a_owner, p_owner = column(art, "owner"), column(photo, "owner")
-    stored = " + ".join(
-        column(art, f) for f in ("result_bytes", "thumbnail_bytes", "animation_bytes")
-    )
+    stored = " + ".join(column(art, f) for f in Artwork.STORED_BYTE_FIELDS)
     a, p, q = (connection.ops.quote_name(m.db_table) for m in (art, photo, profile))
     return (
         "SELECT"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 import uuid
 from pathlib import PurePosixPath
 
@@ -239,7 +241,9 @@ class Artwork(models.Model):
     UNFINISHED = (Status.QUEUED, Status.PROCESSING)
     FINISHED = (Status.DONE, Status.FAILED)
     PUBLIC = Q(public=True, status=Status.DONE) & ~Q(moderation=Moderation.HIDDEN)
-    STORED_BYTES = F("result_bytes") + F("thumbnail_bytes") + F("animation_bytes")
+    # The bytes a row's files take in storage, as recorded on the row.
+    STORED_BYTE_FIELDS = ("result_bytes", "thumbnail_bytes", "animation_bytes")
+    STORED_BYTES = functools.reduce(operator.add, map(F, STORED_BYTE_FIELDS))
 
     class Meta:
         ordering = ["-created", "-id"]
