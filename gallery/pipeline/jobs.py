@@ -336,9 +336,7 @@ def _render(artwork: Artwork, job_id: str | None) -> str:
             else:
                 small = proxy.proxy_pixels(image)
         _report("rendering", 20)
-        # The photo is given up to the style (its 36 MB at 12 MP go as soon
-        # as the style is done with them), unless kept for the proxy.
-        rendered = processing.render(
+        rendered = processing.render(  # the photo given up, unless kept
             image, artwork.style, consume=keep is None, **artwork.params
         )
         del image
